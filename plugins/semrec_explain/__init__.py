@@ -1,0 +1,51 @@
+"""Explainer that cites the history items most similar to each recommendation."""
+
+from __future__ import annotations
+
+import numpy as np
+from django.utils.translation import gettext as _
+from pydantic import Field
+
+from semrec.plugins import Evidence, Explainer, Explanation, PluginConfig, hookimpl
+
+
+class HistoryExplainerConfig(PluginConfig):
+    max_evidence: int = Field(3, ge=1, le=20, description="History items cited per recommendation.")
+    history_limit: int = Field(200, ge=1, le=5000, description="Most recent history items compared.")
+    min_similarity: float = Field(0.2, ge=-1, le=1, description="Cite only items at least this similar.")
+
+
+class HistoryExplainer(Explainer):
+    id = "history_similarity"
+    label = "Similar to your history"
+    description = "Explains each recommendation by the items in the user's history whose text vectors are closest to it."
+    Config = HistoryExplainerConfig
+
+    def explain(self, items, context):
+        history = sorted(context.history, key=lambda entry: entry.timestamp, reverse=True)
+        history_ids = [entry.item_id for entry in history if entry.weight > 0][: self.config.history_limit]
+        vectors = context.item_vectors(list({*history_ids, *(item.item_id for item in items)}))
+        cited_ids = [item_id for item_id in history_ids if item_id in vectors]
+        matrix = np.stack([vectors[item_id] for item_id in cited_ids]) if cited_ids else None
+        return [self._explain_one(item, vectors, cited_ids, matrix) for item in items]
+
+    def _explain_one(self, item, vectors, cited_ids, matrix):
+        vector = vectors.get(item.item_id)
+        if matrix is None or vector is None:
+            return Explanation(item.item_id, _("Popular with other users."))
+
+        similarities = matrix @ vector
+        best = np.argsort(-similarities)[: self.config.max_evidence]
+        evidence = [
+            Evidence(cited_ids[index], float(similarities[index]))
+            for index in best
+            if similarities[index] >= self.config.min_similarity
+        ]
+        if not evidence:
+            return Explanation(item.item_id, _("Liked by users with tastes like yours."))
+        return Explanation(item.item_id, _("Similar to items in your history."), evidence)
+
+
+@hookimpl
+def register_explainers():
+    return [HistoryExplainer]

