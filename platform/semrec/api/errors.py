@@ -1,0 +1,67 @@
+"""One error shape for every API response: ``{"error": {"code", "message", ...}}``."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BatchRejected(exceptions.APIException):
+    """A bulk request with invalid rows; nothing of it was written."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_batch"
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__(
+            _("%(count)d invalid row(s); nothing was written. Fix the rows listed in 'errors' and resend the batch.")
+            % {"count": len({error["index"] for error in errors})}
+        )
+
+
+class NotFound(exceptions.NotFound):
+    def __init__(self, message: str, code: str):
+        super().__init__(message, code=code)
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    body = {"code": _code_of(exc), "message": _message_of(exc)}
+    if isinstance(exc, BatchRejected):
+        body["errors"] = exc.errors
+    elif isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+        body["errors"] = [
+            {"field": field, "reason": str(reason)}
+            for field, reasons in exc.detail.items()
+            for reason in (reasons if isinstance(reasons, list) else [reasons])
+        ]
+    return Response({"error": body}, status=response.status_code, headers=_auth_headers(response))
+
+
+def _code_of(exc) -> str:
+    detail = getattr(exc, "detail", None)
+    code = getattr(detail, "code", None)
+    return code if isinstance(code, str) else getattr(exc, "default_code", "error")
+
+
+def _message_of(exc) -> str:
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError) and not isinstance(detail, str):
+        return _("Invalid request parameters. See 'errors' for each field.")
+    return str(detail)
+
+
+def _auth_headers(response) -> dict:
+    header = response.get("WWW-Authenticate")
+    return {"WWW-Authenticate": header} if header else {}

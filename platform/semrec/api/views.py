@@ -1,0 +1,136 @@
+"""REST endpoints, versioned under /api/v1/. Every request is bound to one tenant by its API key."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from semrec.catalog import ingest, validation
+from semrec.catalog.models import Item, User
+from semrec.recommend import service
+
+from . import serializers
+from .errors import BatchRejected, Conflict, NotFound
+
+
+def _reject_if_invalid(errors: validation.BatchErrors) -> None:
+    if errors:
+        raise BatchRejected(errors.errors)
+
+
+class ItemBatchView(APIView):
+    @extend_schema(
+        summary="Create or update items",
+        request=serializers.ItemRowSerializer(many=True),
+        responses={200: serializers.WriteResultSerializer},
+    )
+    def post(self, request):
+        rows, errors = validation.validate_items(request.data, settings.SEMREC_MAX_BATCH_ROWS)
+        _reject_if_invalid(errors)
+        result = ingest.upsert_items(request.user.tenant, rows)
+        return Response(vars(result))
+
+
+class UserBatchView(APIView):
+    @extend_schema(
+        summary="Create or update end users",
+        request=serializers.UserRowSerializer(many=True),
+        responses={200: serializers.WriteResultSerializer},
+    )
+    def post(self, request):
+        rows, errors = validation.validate_users(request.data, settings.SEMREC_MAX_BATCH_ROWS)
+        _reject_if_invalid(errors)
+        result = ingest.upsert_users(request.user.tenant, rows)
+        return Response(vars(result))
+
+
+class EventBatchView(APIView):
+    @extend_schema(
+        summary="Insert events",
+        description="Rows whose idempotency_key was already stored are skipped and counted as duplicates.",
+        request=serializers.EventRowSerializer(many=True),
+        responses={200: serializers.WriteResultSerializer},
+    )
+    def post(self, request):
+        tenant = request.user.tenant
+        rows, errors = validation.validate_events(request.data, settings.SEMREC_MAX_BATCH_ROWS, timezone.now())
+        item_pks = ingest.resolve_event_references(tenant, rows, errors) if rows else {}
+        _reject_if_invalid(errors)
+        result = ingest.insert_events(tenant, rows, item_pks)
+        return Response(vars(result))
+
+
+def _get_user(tenant, external_id: str) -> User:
+    user = User.objects.filter(tenant=tenant, external_id=external_id).first()
+    if user is None:
+        raise NotFound(_("User %(id)r does not exist. Send their events or POST /api/v1/users/ first.") % {"id": external_id}, "user_not_found")
+    return user
+
+
+def _get_item(tenant, external_id: str) -> Item:
+    item = Item.objects.filter(tenant=tenant, external_id=external_id).first()
+    if item is None:
+        raise NotFound(_("Item %(id)r does not exist. Add it with POST /api/v1/items/ first.") % {"id": external_id}, "item_not_found")
+    return item
+
+
+def _response(result: service.RecommendationResult) -> Response:
+    body = {
+        "recommendation_id": str(result.id),
+        "strategy": result.strategy.name,
+        "fell_back": result.fell_back,
+        "notes": result.notes,
+        "items": result.items,
+    }
+    if result.intent is not None:
+        body["intent"] = result.intent
+    return Response(body)
+
+
+class RecommendationsView(APIView):
+    @extend_schema(
+        summary="Recommend items for a user",
+        parameters=[serializers.RecommendationQuerySerializer],
+        responses={200: serializers.RecommendationResponseSerializer},
+    )
+    def get(self, request, user_id: str):
+        query = serializers.RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tenant = request.user.tenant
+        user = _get_user(tenant, user_id)
+        try:
+            result = service.recommend_for_user(
+                tenant,
+                user,
+                n=query.validated_data["n"],
+                exclude_seen=query.validated_data["exclude_seen"],
+                explain=query.validated_data["explain"],
+                strategy_name=query.validated_data.get("strategy"),
+            )
+        except service.StrategyNotFound as err:
+            raise NotFound(str(err), "strategy_not_found") from err
+        return _response(result)
+
+
+class SimilarItemsView(APIView):
+    @extend_schema(
+        summary="Items similar to an item",
+        parameters=[serializers.SimilarQuerySerializer],
+        responses={200: serializers.RecommendationResponseSerializer},
+    )
+    def get(self, request, item_id: str):
+        query = serializers.SimilarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        tenant = request.user.tenant
+        item = _get_item(tenant, item_id)
+        try:
+            result = service.similar_items(tenant, item, n=query.validated_data["n"], strategy_name=query.validated_data.get("strategy"))
+        except service.StrategyNotFound as err:
+            raise NotFound(str(err), "strategy_not_found") from err
+        except service.ItemNotEncoded as err:
+            raise Conflict(str(err), code="item_not_encoded") from err
+        return _response(result)

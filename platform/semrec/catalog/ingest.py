@@ -1,0 +1,151 @@
+"""Writes validated batches of items, users and events.
+
+The REST API and the dataset importers share these functions, so a row that
+the API accepts and a row that an importer reads are stored the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from semrec.tenants.models import Tenant
+
+from .models import Event, Item, User, item_text, text_hash
+from .validation import BatchErrors
+
+logger = logging.getLogger(__name__)
+
+WRITE_BATCH = 5000
+
+
+@dataclass
+class WriteResult:
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+
+
+def upsert_items(tenant: Tenant, rows: list[dict]) -> WriteResult:
+    """Create or update items by external id; return how many of each."""
+    existing = _existing_ids(Item, tenant, [row["id"] for row in rows])
+    objects = [
+        Item(
+            tenant=tenant,
+            external_id=row["id"],
+            title=row["title"],
+            description=row["description"],
+            tags=row["tags"],
+            categories=row["categories"],
+            attributes=row["attributes"],
+            available=row["available"],
+            text_hash=text_hash(item_text(row["title"], row["description"], row["tags"], row["categories"])),
+        )
+        for row in rows
+    ]
+    with transaction.atomic():
+        Item.objects.bulk_create(
+            objects,
+            batch_size=WRITE_BATCH,
+            update_conflicts=True,
+            unique_fields=["tenant", "external_id"],
+            update_fields=["title", "description", "tags", "categories", "attributes", "available", "text_hash", "updated_at"],
+        )
+    result = WriteResult(created=len(rows) - len(existing), updated=len(existing))
+    logger.info("Tenant %s: %d items created, %d updated", tenant.slug, result.created, result.updated)
+    return result
+
+
+def upsert_users(tenant: Tenant, rows: list[dict]) -> WriteResult:
+    """Create or update end users by external id."""
+    existing = _existing_ids(User, tenant, [row["id"] for row in rows])
+    objects = [User(tenant=tenant, external_id=row["id"], attributes=row["attributes"]) for row in rows]
+    with transaction.atomic():
+        User.objects.bulk_create(
+            objects,
+            batch_size=WRITE_BATCH,
+            update_conflicts=True,
+            unique_fields=["tenant", "external_id"],
+            update_fields=["attributes"],
+        )
+    return WriteResult(created=len(rows) - len(existing), updated=len(existing))
+
+
+def resolve_event_references(tenant: Tenant, rows: list[dict], errors: BatchErrors) -> dict[str, int]:
+    """Check that every event's item exists; return the item id map.
+
+    Items must be added before events cite them; users are created on first
+    sight, as clients often send events before user profiles.
+    """
+    item_ids = {row["item_id"] for row in rows if row["item_id"] is not None}
+    items = dict(Item.objects.filter(tenant=tenant, external_id__in=item_ids).values_list("external_id", "id"))
+    for row in rows:
+        if row["item_id"] is not None and row["item_id"] not in items:
+            errors.add(
+                row["index"],
+                "item_id",
+                _("Item %(id)r does not exist. Add it with POST /api/v1/items/ before sending its events.") % {"id": row["item_id"]},
+            )
+    return items
+
+
+def insert_events(tenant: Tenant, rows: list[dict], item_pks: dict[str, int]) -> WriteResult:
+    """Insert events; rows whose idempotency key was seen before are skipped."""
+    with transaction.atomic():
+        user_pks = ensure_users(tenant, {row["user_id"] for row in rows})
+        fresh, duplicates = _drop_replayed(tenant, rows)
+        objects = [
+            Event(
+                tenant=tenant,
+                user_id=user_pks[row["user_id"]],
+                item_id=item_pks.get(row["item_id"]) if row["item_id"] is not None else None,
+                kind=row["kind"],
+                value=row["value"],
+                timestamp=row["timestamp"],
+                query=row["query"],
+                idempotency_key=row["idempotency_key"],
+                recommendation_id=row["recommendation_id"],
+            )
+            for row in fresh
+        ]
+        # ignore_conflicts covers a concurrent request that inserted the same
+        # key between the check above and this insert.
+        Event.objects.bulk_create(objects, batch_size=WRITE_BATCH, ignore_conflicts=True)
+    return WriteResult(created=len(fresh), duplicates=duplicates)
+
+
+def ensure_users(tenant: Tenant, external_ids: Iterable[str]) -> dict[str, int]:
+    """Return ``{external id: pk}``, creating the users that do not exist yet."""
+    wanted = set(external_ids)
+    known = dict(User.objects.filter(tenant=tenant, external_id__in=wanted).values_list("external_id", "id"))
+    missing = wanted - known.keys()
+    if missing:
+        User.objects.bulk_create(
+            [User(tenant=tenant, external_id=external_id) for external_id in missing],
+            batch_size=WRITE_BATCH,
+            ignore_conflicts=True,
+        )
+        known.update(User.objects.filter(tenant=tenant, external_id__in=missing).values_list("external_id", "id"))
+    return known
+
+
+def _drop_replayed(tenant: Tenant, rows: list[dict]) -> tuple[list[dict], int]:
+    keys = [row["idempotency_key"] for row in rows if row["idempotency_key"]]
+    seen = set(Event.objects.filter(tenant=tenant, idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    fresh = []
+    for row in rows:
+        key = row["idempotency_key"]
+        if key and key in seen:
+            continue
+        if key:
+            seen.add(key)
+        fresh.append(row)
+    return fresh, len(rows) - len(fresh)
+
+
+def _existing_ids(model, tenant: Tenant, external_ids: list[str]) -> set[str]:
+    return set(model.objects.filter(tenant=tenant, external_id__in=external_ids).values_list("external_id", flat=True))

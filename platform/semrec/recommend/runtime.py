@@ -1,0 +1,111 @@
+"""Per-process cache of strategies' plugin instances and their trained state.
+
+A runtime is rebuilt when its strategy is saved, and re-checks the active
+model versions every ``SEMREC_RUNTIME_REFRESH_SECONDS`` so that a newly
+activated version serves without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from semrec.plugins import IntentModel, PluginError, Scorer, get_registry
+from semrec.strategies.models import Strategy
+from semrec.strategies.plugins import StrategyPlugins, build_plugins
+from semrec.training.models import ModelVersion
+from semrec.vectors.models import EmbeddingSpace
+from semrec.vectors.spaces import find_space
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class StrategyRuntime:
+    strategy: Strategy
+    plugins: StrategyPlugins | None
+    fallback: Scorer
+    space: EmbeddingSpace | None
+    versions: tuple[int, ...]
+    checked_at: float
+    #: Why the strategy's own plugins could not be built, if they could not.
+    error: str = ""
+    untrained: list[str] = field(default_factory=list)
+
+    @property
+    def scorer(self) -> Scorer | None:
+        return self.plugins.scorer if self.plugins else None
+
+    @property
+    def intent_model(self) -> IntentModel | None:
+        return self.plugins.intent_model if self.plugins else None
+
+
+_lock = threading.Lock()
+_runtimes: dict[int, StrategyRuntime] = {}
+
+
+def get_runtime(strategy: Strategy) -> StrategyRuntime:
+    now = time.monotonic()
+    with _lock:
+        cached = _runtimes.get(strategy.pk)
+    if cached is not None and cached.strategy.updated_at == strategy.updated_at:
+        if now - cached.checked_at < settings.SEMREC_RUNTIME_REFRESH_SECONDS:
+            return cached
+        if _active_versions(strategy) == cached.versions:
+            cached.checked_at = now
+            return cached
+
+    runtime = _build(strategy, now)
+    with _lock:
+        _runtimes[strategy.pk] = runtime
+    return runtime
+
+
+def clear_runtimes() -> None:
+    with _lock:
+        _runtimes.clear()
+
+
+def _active_versions(strategy: Strategy) -> tuple[int, ...]:
+    return tuple(ModelVersion.objects.filter(strategy=strategy, is_active=True).order_by("pk").values_list("pk", flat=True))
+
+
+def _build(strategy: Strategy, now: float) -> StrategyRuntime:
+    versions = _active_versions(strategy)
+    try:
+        plugins = build_plugins(strategy)
+    except PluginError as err:
+        logger.error("Tenant %s strategy %s cannot be built, serving its fallback: %s", strategy.tenant_id, strategy.pk, err)
+        return StrategyRuntime(strategy, None, _last_resort(strategy), None, versions, now, error=str(err))
+
+    untrained = _load_versions(strategy, plugins, versions)
+    space = find_space(strategy.tenant, plugins.encoder)
+    logger.info("Tenant %s strategy %s loaded (space %s, versions %s)", strategy.tenant_id, strategy.pk, space and space.pk, versions)
+    return StrategyRuntime(strategy, plugins, plugins.fallback, space, versions, now, untrained=untrained)
+
+
+def _load_versions(strategy: Strategy, plugins: StrategyPlugins, versions: tuple[int, ...]) -> list[str]:
+    by_role = {version.role: version for version in ModelVersion.objects.filter(pk__in=versions)}
+    untrained = []
+    for role, instances in plugins.trainables.items():
+        version = by_role.get(role)
+        if version is None:
+            untrained.append(instances[0].id)
+            continue
+        for instance in instances:
+            instance.load(bytes(version.artifact))
+    return untrained
+
+
+def _last_resort(strategy: Strategy) -> Scorer:
+    """The strategy's fallback scorer, or popularity when even that is not installed."""
+    registry = get_registry()
+    try:
+        return registry.create("scorer", strategy.fallback_scorer_id, strategy.fallback_scorer_config)
+    except PluginError:
+        return registry.create("scorer", settings.SEMREC_LAST_RESORT_SCORER)

@@ -1,0 +1,31 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from semrec.strategies.lookup import get_strategy
+from semrec.tenants.lookup import get_tenant
+from semrec.training.models import TrainingRun
+from semrec.training.runs import RunFailed, run_now
+
+from ._progress import StageBars
+
+
+class Command(BaseCommand):
+    help = "Train every trainable plugin of a strategy (such as collaborative filtering) and activate the new versions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", required=True, help="Slug of the tenant.")
+        parser.add_argument("--strategy", help="Strategy name; the tenant's default when omitted.")
+
+    def handle(self, *args, **options):
+        strategy = get_strategy(get_tenant(options["tenant"]), options["strategy"])
+        bars = StageBars(options["verbosity"] > 0)
+        try:
+            run = run_now(strategy, TrainingRun.Kind.TRAIN, bars)
+        except RunFailed as err:
+            raise CommandError(str(err)) from err
+        finally:
+            bars.close()
+        trained = run.result.get("trained", [])
+        if not trained:
+            self.stdout.write(f"Strategy '{strategy.name}' has no trainable plugins; nothing to train.")
+        for entry in trained:
+            self.stdout.write(self.style.SUCCESS(f"Trained {entry['role']} in {entry['train_seconds']:.1f}s: model version {entry['model_version']}."))

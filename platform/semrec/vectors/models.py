@@ -1,0 +1,85 @@
+"""Embedding spaces and the item and user vectors that live in them.
+
+Spaces of different encoders have different dimensions, so the vector column
+has none fixed. Each space gets its own partial HNSW index over
+``embedding::vector(dimension)``, and the serving query uses exactly that
+expression and ``space_id`` filter so the planner can pick the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import connection, models
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import VectorField
+
+from semrec.catalog.models import Item, User
+from semrec.tenants.models import Tenant
+
+
+def config_fingerprint(plugin_id: str, config: dict) -> str:
+    """A stable hash of a plugin id and its configuration."""
+    payload = json.dumps({"id": plugin_id, "config": config}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+class EmbeddingSpace(models.Model):
+    """One encoder with one configuration, for one tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="spaces", verbose_name=_("tenant"))
+    encoder_id = models.CharField(_("encoder"), max_length=100)
+    encoder_config = models.JSONField(_("encoder configuration"), default=dict)
+    fingerprint = models.CharField(_("fingerprint"), max_length=16, editable=False)
+    model_name = models.CharField(_("model name"), max_length=500)
+    dimension = models.PositiveIntegerField(_("dimension"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("embedding space")
+        verbose_name_plural = _("embedding spaces")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "fingerprint"], name="vectors_space_unique_fingerprint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug}: {self.encoder_id} ({self.model_name}, {self.dimension}d)"
+
+    @property
+    def index_name(self) -> str:
+        return f"vectors_itemvector_hnsw_space_{self.pk}"
+
+    def ensure_index(self) -> None:
+        """Create this space's HNSW index on item vectors unless it exists."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {self.index_name} ON {ItemVector._meta.db_table} "
+                f"USING hnsw ((embedding::vector({int(self.dimension)})) vector_cosine_ops) "
+                f"WHERE space_id = {int(self.pk)}"
+            )
+
+
+class ItemVector(models.Model):
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="item_vectors")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="vectors")
+    embedding = VectorField()
+    text_hash = models.CharField(max_length=64)
+    encoded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("item vector")
+        verbose_name_plural = _("item vectors")
+        constraints = [models.UniqueConstraint(fields=["space", "item"], name="vectors_itemvector_unique")]
+
+
+class UserVector(models.Model):
+    space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="user_vectors")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="vectors")
+    embedding = VectorField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("user vector")
+        verbose_name_plural = _("user vectors")
+        constraints = [models.UniqueConstraint(fields=["space", "user"], name="vectors_uservector_unique")]
