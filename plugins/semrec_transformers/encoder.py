@@ -16,6 +16,12 @@ from .models import load_pretrained, read_dimension, resolve_model
 
 logger = logging.getLogger(__name__)
 
+# Loaded (tokenizer, model) pairs by (source, device, float16). Weights are
+# read-only at inference, so every strategy and tenant that names the same
+# model shares one copy per process.
+_loaded_models: dict[tuple[str, str, bool], tuple[object, object]] = {}
+_loaded_models_lock = threading.Lock()
+
 
 class TransformersConfig(PluginConfig):
     model: str = Field(
@@ -48,7 +54,6 @@ class TransformersEncoder(Encoder):
         self._model = None
         self._device = None
         self._dimension: int | None = None
-        self._load_lock = threading.Lock()
 
     @property
     def model_name(self) -> str:
@@ -103,18 +108,21 @@ class TransformersEncoder(Encoder):
     def _ensure_loaded(self) -> None:
         if self._model is not None:
             return
-        with self._load_lock:
-            if self._model is not None:
-                return
-            import torch
+        import torch
 
-            use_cuda = self.config.device == "cuda" or (self.config.device == "auto" and torch.cuda.is_available())
-            device = torch.device("cuda" if use_cuda else "cpu")
-            tokenizer, model = load_pretrained(self._source)
-            if use_cuda and self.config.half_precision:
-                model = model.half()
-            model.to(device).eval()
-            logger.info("Loaded encoder model %s on %s", self._model_name, device)
-            self._tokenizer, self._device = tokenizer, device
-            self._dimension = int(model.config.hidden_size)
-            self._model = model
+        use_cuda = self.config.device == "cuda" or (self.config.device == "auto" and torch.cuda.is_available())
+        device = torch.device("cuda" if use_cuda else "cpu")
+        half = use_cuda and self.config.half_precision
+        key = (self._source, str(device), half)
+        with _loaded_models_lock:
+            if key not in _loaded_models:
+                tokenizer, model = load_pretrained(self._source)
+                if half:
+                    model = model.half()
+                model.to(device).eval()
+                logger.info("Loaded encoder model %s on %s", self._model_name, device)
+                _loaded_models[key] = (tokenizer, model)
+            tokenizer, model = _loaded_models[key]
+        self._tokenizer, self._device = tokenizer, device
+        self._dimension = int(model.config.hidden_size)
+        self._model = model

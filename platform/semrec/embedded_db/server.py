@@ -27,6 +27,16 @@ def ensure_server(data_dir: str | Path):
         return server
 
 
+def stop_server(data_dir: str | Path) -> None:
+    """Stop the server of ``data_dir`` if this process started it; the data stays."""
+    path = Path(data_dir).expanduser().resolve()
+    with _lock:
+        server = _servers.pop(path, None)
+    if server is not None:
+        logger.info("Stopping embedded PostgreSQL in %s", path)
+        server.cleanup()
+
+
 def socket_dir(server) -> str:
     """Return the Unix socket folder that clients connect through."""
     return str(server.get_postmaster_info().socket_dir)
@@ -42,7 +52,13 @@ def ensure_database(server, name: str) -> None:
 
 
 def _start(path: Path):
-    import pgserver
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (as on servers and in
+    # containers) and falls back to /tmp, which pgserver handles well.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
 
     path.parent.mkdir(parents=True, exist_ok=True)
     logger.info("Starting embedded PostgreSQL in %s", path)

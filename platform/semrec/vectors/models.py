@@ -53,11 +53,15 @@ class EmbeddingSpace(models.Model):
     def ensure_index(self) -> None:
         """Create this space's HNSW index on item vectors unless it exists."""
         with connection.cursor() as cursor:
+            # Django's foreign keys are deferred; PostgreSQL refuses CREATE
+            # INDEX while checks of rows written in this transaction are pending.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 f"CREATE INDEX IF NOT EXISTS {self.index_name} ON {ItemVector._meta.db_table} "
                 f"USING hnsw ((embedding::vector({int(self.dimension)})) vector_cosine_ops) "
                 f"WHERE space_id = {int(self.pk)}"
             )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class ItemVector(models.Model):
