@@ -69,11 +69,3 @@ def strategy(catalogue):
     run_now(strategy, TrainingRun.Kind.ENCODE)
     run_now(strategy, TrainingRun.Kind.TRAIN)
     return strategy
-
-
-@pytest.fixture
-def movielens_small():
-    path = DATASETS / "ml-latest-small"
-    if not path.is_dir():
-        pytest.skip(f"MovieLens latest-small not found at {path}")
-    return path
