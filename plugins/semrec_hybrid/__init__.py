@@ -17,6 +17,9 @@ class SubScorer(BaseModel):
 
     id: str = Field(min_length=1, description="Id of an installed scorer.")
     weight: float = Field(1.0, ge=0, description="Weight of this scorer in the blend.")
+    short_history_weight: float | None = Field(
+        None, ge=0, description="Weight for users with a short history (see short_history); empty keeps weight."
+    )
     config: dict[str, Any] = Field(default_factory=dict, description="That scorer's own configuration.")
 
 
@@ -35,6 +38,12 @@ class HybridConfig(PluginConfig):
     )
     rrf_k: float = Field(60.0, gt=0, description="Rank offset of reciprocal rank fusion.")
     candidates: int = Field(200, ge=1, le=10_000, description="Candidates asked of each scorer.")
+    short_history: int = Field(
+        0,
+        ge=0,
+        description="Users with fewer positive history events than this get each scorer's short_history_weight, "
+        "for example to lean on content rather than collaborative filtering for new users.",
+    )
 
 
 class HybridScorer(Scorer):
@@ -57,11 +66,13 @@ class HybridScorer(Scorer):
     def score(self, context, k):
         totals: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
+        short = sum(entry.weight > 0 for entry in context.history) < self.config.short_history
         for sub, scorer in zip(self.config.scorers, self._scorers, strict=True):
-            if sub.weight == 0:
+            weight = sub.short_history_weight if short and sub.short_history_weight is not None else sub.weight
+            if weight == 0:
                 continue
             candidates = scorer.score(context, max(k, self.config.candidates))
-            for item_id, contribution in self._contributions(candidates, sub.weight):
+            for item_id, contribution in self._contributions(candidates, weight):
                 totals[item_id] = totals.get(item_id, 0.0) + contribution
                 parts.setdefault(item_id, {})[sub.id] = contribution
 

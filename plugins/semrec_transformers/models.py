@@ -48,7 +48,11 @@ def _bundled_default() -> Path | None:
 def load_pretrained(source: str):
     """Load ``(tokenizer, model)`` from a folder or the Hub, with a readable error."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    # semrec shows its own progress; transformers' bar for loading weights
+    # would interleave with it.
+    transformers_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModel.from_pretrained(source)

@@ -24,16 +24,38 @@ def load_history(user_pk: int, options: StrategyOptions) -> tuple[list[HistoryEn
         .order_by("-timestamp")
         .values_list("item_id", "kind", "value", "timestamp")[: options.history_limit]
     )
-    if not rows:
-        return [], set()
+    return weigh_history(rows, options), {row[0] for row in rows}
 
+
+def load_histories(user_pks: list[int], options: StrategyOptions) -> dict[int, list[HistoryEntry]]:
+    """Return the weighted histories of many users with one query.
+
+    Each history is cut to ``options.history_limit`` events, like
+    :func:`load_history`.
+    """
+    rows_by_user: dict[int, list] = {user_pk: [] for user_pk in user_pks}
+    events = (
+        Event.objects.filter(user_id__in=user_pks, item_id__isnull=False)
+        .order_by("user_id", "-timestamp")
+        .values_list("user_id", "item_id", "kind", "value", "timestamp")
+    )
+    for user_id, *row in events.iterator(chunk_size=20_000):
+        rows = rows_by_user[user_id]
+        if len(rows) < options.history_limit:
+            rows.append(row)
+    return {user_pk: weigh_history(rows, options) for user_pk, rows in rows_by_user.items()}
+
+
+def weigh_history(rows, options: StrategyOptions) -> list[HistoryEntry]:
+    """Weigh ``(item_id, kind, value, timestamp)`` rows, newest first, by kind and age."""
+    if not rows:
+        return []
     newest = rows[0][3]
     history = []
     for item_id, kind, value, timestamp in rows:
         age_days = (newest - timestamp).total_seconds() / SECONDS_PER_DAY
-        weight = options.event_weight(kind, value, age_days)
-        history.append(HistoryEntry(item_id, weight, timestamp.timestamp()))
-    return history, {row[0] for row in rows}
+        history.append(HistoryEntry(item_id, options.event_weight(kind, value, age_days), timestamp.timestamp()))
+    return history
 
 
 def load_interactions(tenant: Tenant, options: StrategyOptions) -> InteractionData:

@@ -1,7 +1,7 @@
 """The public plugin API: hooks, base classes, data types and the registry."""
 
 from .base import Encoder, Explainer, IntentModel, Plugin, PluginConfig, Scorer
-from .context import InMemoryContext, ScoringContext, normalise
+from .context import InMemoryContext, ScoringContext, normalise, weighted_mean
 from .errors import PluginConfigError, PluginError, PluginNotFitted, PluginNotInstalled, PluginRegistrationError
 from .hookspecs import hookimpl
 from .registry import PluginRegistry, build_plugin_manager, get_registry, set_registry
@@ -44,4 +44,5 @@ __all__ = [
     "hookimpl",
     "normalise",
     "set_registry",
+    "weighted_mean",
 ]

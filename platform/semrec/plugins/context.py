@@ -44,13 +44,8 @@ class ScoringContext(ABC):
         """Weighted, normalised mean of the history's item vectors, or None."""
         if not self.history:
             return None
-        vectors = self.item_vectors([entry.item_id for entry in self.history])
-        rows = [(vectors[e.item_id], e.weight) for e in self.history if e.item_id in vectors and e.weight > 0]
-        if not rows:
-            return None
-        stacked = np.stack([vector for vector, _ in rows])
-        weights = np.array([weight for _, weight in rows], dtype=np.float32)
-        return normalise(weights @ stacked)
+        vectors = self.item_vectors([entry.item_id for entry in self.history if entry.weight > 0])
+        return weighted_mean(self.history, vectors)
 
     @property
     def retrieval_vector(self) -> np.ndarray | None:
@@ -78,6 +73,19 @@ class ScoringContext(ABC):
         before the tenant's newest event. Excluded and unavailable items are
         left out.
         """
+
+
+def weighted_mean(history: Sequence[HistoryEntry], vectors: Mapping[int, np.ndarray]) -> np.ndarray | None:
+    """Return the normalised weighted mean of the history items' vectors, or None.
+
+    Entries with no vector or a weight of zero or less are left out.
+    """
+    rows = [(vectors[entry.item_id], entry.weight) for entry in history if entry.weight > 0 and entry.item_id in vectors]
+    if not rows:
+        return None
+    stacked = np.stack([vector for vector, _ in rows])
+    weights = np.array([weight for _, weight in rows], dtype=np.float32)
+    return normalise(weights @ stacked)
 
 
 def normalise(vector: np.ndarray) -> np.ndarray | None:

@@ -8,11 +8,13 @@ import time
 import numpy as np
 from django.db import transaction
 
-from semrec.catalog.history import load_history, load_interactions
+from semrec.catalog.history import load_histories, load_interactions
 from semrec.catalog.models import Item, User, item_text
 from semrec.strategies.models import Strategy
 from semrec.strategies.plugins import build_plugins
+from semrec.plugins import weighted_mean
 from semrec.vectors.models import ItemVector, UserVector
+from semrec.vectors.search import item_vectors
 from semrec.vectors.spaces import get_or_create_space
 
 from .models import ModelVersion, RunProgress
@@ -20,6 +22,7 @@ from .models import ModelVersion, RunProgress
 logger = logging.getLogger(__name__)
 
 ENCODE_CHUNK = 1024
+USER_CHUNK = 500
 
 
 def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False) -> dict:
@@ -66,25 +69,21 @@ def _save_item_vectors(space, chunk, vectors: np.ndarray) -> None:
 
 def rebuild_user_vectors(strategy: Strategy, space, progress: RunProgress) -> int:
     """Store every user's vector: the weighted mean of their history's item vectors."""
-    from semrec.vectors.search import item_vectors
-
     options = strategy.parsed_options()
-    user_pks = list(User.objects.filter(tenant=strategy.tenant).values_list("id", flat=True))
+    user_pks = list(User.objects.filter(tenant=strategy.tenant).order_by("pk").values_list("id", flat=True))
     progress.stage("rebuild user vectors", len(user_pks))
-    batch = []
-    for done, user_pk in enumerate(user_pks, 1):
-        history, _seen = load_history(user_pk, options)
-        vectors = item_vectors(space, [entry.item_id for entry in history])
-        weighted = [(vectors[e.item_id], e.weight) for e in history if e.item_id in vectors and e.weight > 0]
-        if weighted:
-            mean = np.sum([vector * weight for vector, weight in weighted], axis=0)
-            norm = float(np.linalg.norm(mean))
-            if norm > 0:
-                batch.append(UserVector(space=space, user_id=user_pk, embedding=mean / norm))
-        if len(batch) >= 1000 or done == len(user_pks):
-            UserVector.objects.bulk_create(batch, update_conflicts=True, unique_fields=["space", "user"], update_fields=["embedding", "updated_at"])
-            batch = []
-        progress(done, len(user_pks))
+    for start in range(0, len(user_pks), USER_CHUNK):
+        chunk = user_pks[start : start + USER_CHUNK]
+        histories = load_histories(chunk, options)
+        needed = {entry.item_id for history in histories.values() for entry in history if entry.weight > 0}
+        vectors = item_vectors(space, list(needed))
+        rows = []
+        for user_pk, history in histories.items():
+            vector = weighted_mean(history, vectors)
+            if vector is not None:
+                rows.append(UserVector(space=space, user_id=user_pk, embedding=vector))
+        UserVector.objects.bulk_create(rows, update_conflicts=True, unique_fields=["space", "user"], update_fields=["embedding", "updated_at"])
+        progress(start + len(chunk), len(user_pks))
     return len(user_pks)
 
 

@@ -1,0 +1,92 @@
+"""Known answers of the built-in scorers on the tiny in-memory catalogue."""
+
+import pytest
+
+from semrec.plugins import HistoryEntry, get_registry
+from semrec.plugins.testing import COOKING_ITEMS, SPACE_ITEMS, space_fan_context, tiny_interactions
+
+
+def _scorer(plugin_id, config=None):
+    registry = get_registry()
+    scorer = registry.create("scorer", plugin_id, config or {})
+    children = [registry.create("scorer", ref.id, ref.config) for ref in scorer.sub_scorers(scorer.config)]
+    for child in children:
+        if child.trainable:
+            child.fit(tiny_interactions())
+    scorer.bind_sub_scorers(children)
+    if scorer.trainable:
+        scorer.fit(tiny_interactions())
+    return scorer
+
+
+# Two factors: with as many factors as the tiny catalogue has items, ALS
+# memorises the training matrix and generalises nothing.
+SMALL_ALS = {"factors": 2}
+HYBRID = {
+    "scorers": [
+        {"id": "content", "weight": 1.0},
+        {"id": "collaborative", "weight": 1.0, "config": SMALL_ALS},
+        {"id": "popularity", "weight": 0.2},
+    ]
+}
+
+
+def _ids(scored):
+    return [item.item_id for item in scored]
+
+
+def test_content_prefers_history_cluster():
+    assert set(_ids(_scorer("content").score(space_fan_context(), 2))) <= set(SPACE_ITEMS)
+
+
+def test_collaborative_prefers_similar_users():
+    assert set(_ids(_scorer("collaborative", SMALL_ALS).score(space_fan_context(), 2))) <= set(SPACE_ITEMS)
+
+
+def test_collaborative_folds_in_new_history():
+    context = space_fan_context(exclude={5, 6})
+    context.history = [HistoryEntry(5, 1.0, 1.0), HistoryEntry(6, 1.0, 2.0)]
+    assert set(_ids(_scorer("collaborative", SMALL_ALS).score(context, 2))) <= set(COOKING_ITEMS)
+
+
+def test_collaborative_without_history_returns_nothing():
+    context = space_fan_context()
+    context.history = []
+    assert _scorer("collaborative", SMALL_ALS).score(context, 3) == []
+
+
+def test_popularity_counts_interactions():
+    scored = _scorer("popularity").score(space_fan_context(exclude=set()), 8)
+    assert scored[0].score == pytest.approx(1.0)
+    assert len(scored) == 8
+
+
+def test_popularity_window():
+    # Interactions have timestamps 0..23 seconds; a window of 1e-4 days (8.64 s)
+    # keeps only the newest ones, which are cooking items.
+    scored = _scorer("popularity", {"window_days": 1e-4}).score(space_fan_context(exclude=set()), 8)
+    assert set(_ids(scored)) <= set(COOKING_ITEMS)
+
+
+@pytest.mark.parametrize("method", ["rrf", "weighted"])
+def test_hybrid_blends_and_records_parts(method):
+    scored = _scorer("hybrid", {**HYBRID, "method": method}).score(space_fan_context(), 2)
+    assert set(_ids(scored)) <= set(SPACE_ITEMS)
+    assert {"content", "collaborative"} <= set(scored[0].details)
+
+
+def test_hybrid_short_history_weights():
+    config = {
+        "scorers": [{"id": "content", "weight": 1.0}, {"id": "popularity", "weight": 0.0, "short_history_weight": 5.0}],
+        "short_history": 10,
+        "method": "weighted",
+    }
+    scored = _scorer("hybrid", config).score(space_fan_context(), 8)
+    assert "popularity" in scored[0].details
+    long_history = _scorer("hybrid", {**config, "short_history": 1}).score(space_fan_context(), 8)
+    assert all("popularity" not in item.details for item in long_history)
+
+
+def test_hybrid_zero_weight_scorer_skipped():
+    config = {"scorers": [{"id": "content", "weight": 1.0}, {"id": "popularity", "weight": 0.0}]}
+    assert all(set(item.details) == {"content"} for item in _scorer("hybrid", config).score(space_fan_context(), 5))
