@@ -15,7 +15,8 @@ class BatchRejected(exceptions.APIException):
     default_code = "invalid_batch"
 
     def __init__(self, errors: list[dict]):
-        self.errors = errors
+        # Sorted by row so that a client can walk its batch and the errors together.
+        self.errors = sorted(errors, key=lambda error: error["index"])
         super().__init__(
             _("%(count)d invalid row(s); nothing was written. Fix the rows listed in 'errors' and resend the batch.")
             % {"count": len({error["index"] for error in errors})}
@@ -25,6 +26,14 @@ class BatchRejected(exceptions.APIException):
 class NotFound(exceptions.NotFound):
     def __init__(self, message: str, code: str):
         super().__init__(message, code=code)
+
+
+def not_found_view(request, unmatched: str = ""):
+    """Answer an unknown path under /api/v1/ in the API's JSON error format."""
+    from django.http import JsonResponse
+
+    message = _("No API endpoint at %(path)s. See /api/v1/docs/ for the endpoints.") % {"path": request.path}
+    return JsonResponse({"error": {"code": "not_found", "message": message}}, status=404)
 
 
 class Conflict(exceptions.APIException):

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,6 +24,9 @@ def _reject_if_invalid(errors: validation.BatchErrors) -> None:
 
 
 class ItemBatchView(APIView):
+    # Only JSON carries an array of rows, so form and multipart bodies get HTTP 415.
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Create or update items",
         request=serializers.ItemRowSerializer(many=True),
@@ -36,6 +40,8 @@ class ItemBatchView(APIView):
 
 
 class UserBatchView(APIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Create or update end users",
         request=serializers.UserRowSerializer(many=True),
@@ -49,6 +55,8 @@ class UserBatchView(APIView):
 
 
 class EventBatchView(APIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         summary="Insert events",
         description="Rows whose idempotency_key was already stored are skipped and counted as duplicates.",

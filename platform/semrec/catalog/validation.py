@@ -20,6 +20,20 @@ from .models import EXTERNAL_ID_LENGTH, EventKind
 
 EVENT_KINDS = {choice.value for choice in EventKind}
 
+#: PostgreSQL rejects this character in text and in JSONB strings.
+NUL = "\x00"
+
+
+def _contains_nul(value: Any) -> bool:
+    """Return whether a string, or any key or string inside a JSON value, contains NUL."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(entry) for key, entry in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(entry) for entry in value)
+    return False
+
 
 @dataclass
 class BatchErrors:
@@ -55,6 +69,8 @@ class _RowReader:
         text = str(value).strip()
         if not text:
             self.fail(name, _("The id must not be empty."))
+        elif NUL in text:
+            self.fail(name, _("The id must not contain NUL (U+0000) characters."))
         elif len(text) > EXTERNAL_ID_LENGTH:
             self.fail(name, _("The id is longer than %(max)d characters.") % {"max": EXTERNAL_ID_LENGTH})
         return text
@@ -70,6 +86,8 @@ class _RowReader:
             return default
         if required and not value.strip():
             self.fail(name, _("This field must not be blank."))
+        if NUL in value:
+            self.fail(name, _("The text must not contain NUL (U+0000) characters."))
         if max_length is not None and len(value) > max_length:
             self.fail(name, _("Longer than %(max)d characters.") % {"max": max_length})
         return value
@@ -81,6 +99,9 @@ class _RowReader:
         if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
             self.fail(name, _("Expected a list of strings."))
             return []
+        if _contains_nul(value):
+            self.fail(name, _("The strings must not contain NUL (U+0000) characters."))
+            return []
         return [entry.strip() for entry in value if entry.strip()]
 
     def mapping(self, name: str) -> dict:
@@ -89,6 +110,9 @@ class _RowReader:
             return {}
         if not isinstance(value, dict):
             self.fail(name, _("Expected a JSON object."))
+            return {}
+        if _contains_nul(value):
+            self.fail(name, _("Keys and strings must not contain NUL (U+0000) characters."))
             return {}
         return value
 
@@ -103,18 +127,24 @@ class _RowReader:
         value = self.row.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(name, _("Expected a finite number."))
-            return None
-        return float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                # A JSON integer can have more digits than any float holds.
+                number = math.inf
+            if math.isfinite(number):
+                return number
+        self.fail(name, _("Expected a finite number."))
+        return None
 
     def timestamp(self, name: str, default: datetime) -> datetime:
         value = self.row.get(name)
         if value is None:
             return default
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
-                return datetime.fromtimestamp(value, tz=timezone.utc)
+                return datetime.fromtimestamp(float(value), tz=timezone.utc)
             except (OverflowError, OSError, ValueError):
                 pass
         elif isinstance(value, str):
@@ -231,7 +261,7 @@ def validate_events(rows: Any, max_rows: int, now: datetime) -> tuple[list[dict]
             "idempotency_key": reader.text("idempotency_key", max_length=255, default="") or None,
             "recommendation_id": reader.uuid("recommendation_id"),
         }
-        if kind == EventKind.RATING and event["value"] is None and reader.valid:
+        if kind == EventKind.RATING and reader.row.get("value") is None:
             reader.fail("value", _("A rating event needs a numeric value."))
         if reader.valid:
             clean.append(event)

@@ -50,7 +50,7 @@ def resolve_strategy(tenant: Tenant, name: str | None) -> Strategy:
     if name:
         strategy = Strategy.objects.filter(tenant=tenant, name=name).select_related("tenant").first()
         if strategy is None:
-            names = ", ".join(Strategy.objects.filter(tenant=tenant).order_by("name").values_list("name", flat=True)) or "none"
+            names = ", ".join(Strategy.objects.filter(tenant=tenant).order_by("name").values_list("name", flat=True)) or _("none")
             raise StrategyNotFound(_("Strategy %(name)r does not exist. Strategies of this tenant: %(names)s.") % {"name": name, "names": names})
         return strategy
     strategy = Strategy.objects.filter(tenant=tenant, is_default=True).select_related("tenant").first()
@@ -94,20 +94,35 @@ def recommend_for_user(
 def similar_items(tenant: Tenant, item: Item, *, n: int = 10, strategy_name: str | None = None) -> RecommendationResult:
     strategy = resolve_strategy(tenant, strategy_name)
     runtime = get_runtime(strategy)
-    vector = search.item_vectors(runtime.space, [item.pk]).get(item.pk) if runtime.space else None
-    if vector is None:
-        raise ItemNotEncoded(
-            _("Item %(id)r has no vector in strategy %(strategy)r yet. Run encoding (manage.py semrec_encode) and retry.")
-            % {"id": item.external_id, "strategy": strategy.name}
+    if runtime.scorer is None:
+        # The strategy's plugins cannot be built, so it has no embedding space to search.
+        context = DatabaseContext(
+            space=None, tenant_id=tenant.pk, strategy_id=strategy.pk, user_id=None, history=[], exclude={item.pk}
         )
-    pairs = search.nearest_items(runtime.space, vector, n, [item.pk])
-    scored = [ScoredItem(item_id, similarity, {"content": similarity}) for item_id, similarity in pairs]
-    titles = item_titles([entry.item_id for entry in scored])
-    items = _render(scored, titles, {}, explain=False)
+        scored = runtime.fallback.score(context, n + CANDIDATE_MARGIN)
+        fell_back, notes = True, [_unusable_strategy_note(runtime)]
+    else:
+        vector = search.item_vectors(runtime.space, [item.pk]).get(item.pk) if runtime.space else None
+        if vector is None:
+            raise ItemNotEncoded(
+                _("Item %(id)r has no vector in strategy %(strategy)r yet. Run encoding (manage.py semrec_encode) and retry.")
+                % {"id": item.external_id, "strategy": strategy.name}
+            )
+        # The margin covers neighbours that the search drops as unavailable after its LIMIT.
+        pairs = search.nearest_items(runtime.space, vector, n + CANDIDATE_MARGIN, [item.pk])
+        scored = [ScoredItem(item_id, similarity, {"content": similarity}) for item_id, similarity in pairs]
+        fell_back, notes = False, []
+    top, titles = _available_top(scored, n)
+    items = _render(top, titles, {}, explain=False)
     recommendation = Recommendation.objects.create(
-        tenant=tenant, strategy=strategy, kind=Recommendation.Kind.SIMILAR, source_item=item, items=[row["id"] for row in items]
+        tenant=tenant,
+        strategy=strategy,
+        kind=Recommendation.Kind.SIMILAR,
+        source_item=item,
+        items=[row["id"] for row in items],
+        fell_back=fell_back,
     )
-    return RecommendationResult(recommendation.id, strategy, items)
+    return RecommendationResult(recommendation.id, strategy, items, fell_back, notes)
 
 
 def _apply_intent(runtime: StrategyRuntime, context: DatabaseContext) -> None:
@@ -129,7 +144,7 @@ def _score(runtime: StrategyRuntime, context: DatabaseContext, k: int) -> tuple[
     """Score with the strategy's scorer; on failure or no result, with its fallback."""
     notes = []
     if runtime.scorer is None:
-        notes.append(_("The strategy cannot be used: %(error)s Served the fallback scorer instead.") % {"error": runtime.error})
+        notes.append(_unusable_strategy_note(runtime))
     else:
         try:
             scored = runtime.scorer.score(context, k)
@@ -141,6 +156,10 @@ def _score(runtime: StrategyRuntime, context: DatabaseContext, k: int) -> tuple[
                 return scored, False, notes
             notes.append(_("Not enough history for this user yet; served the fallback scorer instead."))
     return runtime.fallback.score(context, k), True, notes
+
+
+def _unusable_strategy_note(runtime: StrategyRuntime) -> str:
+    return _("The strategy cannot be used: %(error)s Served the fallback scorer instead.") % {"error": runtime.error}
 
 
 def _available_top(scored: list[ScoredItem], n: int):

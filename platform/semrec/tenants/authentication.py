@@ -22,8 +22,9 @@ class TenantPrincipal:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """Reads ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``.
 
-    A missing key and a wrong key give the same answer, so a caller cannot
-    learn whether a tenant or key prefix exists.
+    Every wrong key (unknown prefix, wrong secret, revoked) gets the same
+    401 body, so a caller cannot learn whether a tenant or key prefix exists.
+    A missing key gets a 401 with the code ``not_authenticated``.
     """
 
     keyword = "Bearer"
