@@ -1,8 +1,8 @@
 """Alternating least squares on implicit feedback, via the ``implicit`` library.
 
-Serving never retrains and never needs stored user factors: a user's factor
-is solved from their current history against the trained item factors (the
-ALS user step, "fold-in"), so new events change the next list at once and new
+Serving never retrains and stores no user factors. A user's factor is solved
+from their current history against the trained item factors (the ALS user
+step, known as fold-in). So new events change the next list at once, and new
 users are served as soon as they have history.
 """
 

@@ -57,7 +57,7 @@ def tiny_interactions() -> InteractionData:
 
 
 def space_fan_context(**kwargs) -> InMemoryContext:
-    """A context for a user who engaged with space items 1 and 2."""
+    """Build a context for a user who engaged with space items 1 and 2."""
     data = tiny_interactions()
     history = [HistoryEntry(1, 1.0, 100.0), HistoryEntry(2, 1.0, 200.0)]
     interactions = [(int(u), int(i), float(t)) for u, i, t in zip(data.user_ids, data.item_ids, data.timestamps, strict=True)]

@@ -20,7 +20,7 @@ from semrec.tenants.models import Tenant
 
 
 def config_fingerprint(plugin_id: str, config: dict) -> str:
-    """A stable hash of a plugin id and its configuration."""
+    """Return a stable hash of a plugin id and its configuration."""
     payload = json.dumps({"id": plugin_id, "config": config}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
