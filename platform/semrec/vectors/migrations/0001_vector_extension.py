@@ -1,8 +1,9 @@
 from django.db import migrations
-from pgvector.django import VectorExtension
+
+from semrec.vectors.operations import CreateVectorExtension
 
 
 class Migration(migrations.Migration):
     initial = True
     dependencies = []
-    operations = [VectorExtension()]
+    operations = [CreateVectorExtension()]
