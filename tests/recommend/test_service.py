@@ -136,3 +136,10 @@ def test_similar_items_share_theme(strategy):
     result = similar_items(strategy.tenant, item, n=3)
     assert "cook-3" not in _ids(result)
     assert all(item_id.startswith("cook-") for item_id in _ids(result)), _ids(result)
+
+
+def test_items_beyond_history_limit_stay_excluded(content_strategy):
+    content_strategy.options = {"history_limit": 1}
+    content_strategy.save()
+    result = recommend_for_user(content_strategy.tenant, _user(content_strategy.tenant, "space-fan"), n=16, strategy_name="content")
+    assert not {"space-1", "space-2", "space-3"} & set(_ids(result))

@@ -16,15 +16,18 @@ SECONDS_PER_DAY = 86400.0
 def load_history(user_pk: int, options: StrategyOptions) -> tuple[list[HistoryEntry], set[int]]:
     """Return the user's weighted history (newest first) and every item they touched.
 
-    The second value includes items with zero weight (dislikes, low
-    ratings), which are still "seen" and so never recommended back.
+    Only the newest ``options.history_limit`` events are weighed, but the
+    second value holds every item the user ever touched, including those
+    with zero weight (dislikes, low ratings), so none is recommended back.
     """
-    rows = list(
-        Event.objects.filter(user_id=user_pk, item_id__isnull=False)
-        .order_by("-timestamp")
-        .values_list("item_id", "kind", "value", "timestamp")[: options.history_limit]
-    )
-    return weigh_history(rows, options), {row[0] for row in rows}
+    events = Event.objects.filter(user_id=user_pk, item_id__isnull=False)
+    rows = list(events.order_by("-timestamp").values_list("item_id", "kind", "value", "timestamp")[: options.history_limit])
+    if len(rows) < options.history_limit:
+        seen = {row[0] for row in rows}
+    else:
+        # Items older than the weighted history are still seen.
+        seen = set(events.values_list("item_id", flat=True).distinct())
+    return weigh_history(rows, options), seen
 
 
 def load_histories(user_pks: list[int], options: StrategyOptions) -> dict[int, list[HistoryEntry]]:
