@@ -228,3 +228,31 @@ def test_explainer_reason_chinese():
         [explanation] = HistoryExplainer({}).explain([ScoredItem(3, 1.0)], space_fan_context())
 
     assert explanation.reason == "与你历史记录中的物品相似。"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+GETTEXT_NAMES = {"_", "gettext", "gettext_lazy", "pgettext", "ngettext"}
+TEMPLATE_TRANSLATE = re.compile(r"""{%\s*(?:translate|trans)\s+"([^"]+)"\s*%}""")
+
+
+def _marked_strings() -> set[str]:
+    """Every literal passed to gettext in the project's Python files and templates."""
+    found = set()
+    for path in [*(ROOT / "platform").rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) in GETTEXT_NAMES
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.add(node.args[0].value)
+    for path in (ROOT / "templates").rglob("*.html"):
+        found.update(TEMPLATE_TRANSLATE.findall(path.read_text()))
+    return found
+
+
+def test_every_marked_string_in_catalogue(messages):
+    missing = _marked_strings() - {entry.msgid for entry in messages}
+    assert not missing, f"run makemessages -l zh_Hans and translate: {sorted(missing)}"
