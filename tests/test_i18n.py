@@ -16,6 +16,7 @@ from semrec_explain import HistoryExplainer
 from semrec.catalog.models import EventKind
 from semrec.plugins import ScoredItem
 from semrec.plugins.testing import space_fan_context
+from semrec.tenants.authentication import HasTenant
 from semrec.tenants.models import ApiKey, Tenant
 
 CATALOGUE_DIR = Path(settings.LOCALE_PATHS[0]) / "zh_Hans" / "LC_MESSAGES"
@@ -168,7 +169,7 @@ def _get_recommendations(language: str, **headers):
 def test_unauthenticated_401_chinese():
     response, error = _get_recommendations("zh-Hans")
     with translation.override("zh-hans"):
-        expected = str(exceptions.NotAuthenticated.default_detail)
+        expected = str(HasTenant.message)
 
     assert response.status_code == 401
     assert error["code"] == "not_authenticated"
@@ -180,7 +181,7 @@ def test_unauthenticated_401_chinese():
 def test_unauthenticated_401_english():
     response, error = _get_recommendations("en")
     with translation.override("en"):
-        expected = str(exceptions.NotAuthenticated.default_detail)
+        expected = str(HasTenant.message)
 
     assert response.status_code == 401
     assert error["code"] == "not_authenticated"

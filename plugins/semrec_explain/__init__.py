@@ -18,7 +18,10 @@ class HistoryExplainerConfig(PluginConfig):
 class HistoryExplainer(Explainer):
     id = "history_similarity"
     label = "Similar to your history"
-    description = "Explains each recommendation by the items in the user's history whose text vectors are closest to it."
+    description = (
+        "Explains each recommendation by the signal that contributed most to its score and, unless that "
+        "was popularity, by the items in the user's history whose text vectors are closest to it."
+    )
     Config = HistoryExplainerConfig
 
     def explain(self, items, context):
@@ -30,20 +33,34 @@ class HistoryExplainer(Explainer):
         return [self._explain_one(item, vectors, cited_ids, matrix) for item in items]
 
     def _explain_one(self, item, vectors, cited_ids, matrix):
-        vector = vectors.get(item.item_id)
-        if matrix is None or vector is None:
+        signal = _main_signal(item)
+        if signal == "popularity":
             return Explanation(item.item_id, _("Popular with other users."))
 
+        evidence = self._evidence(vectors.get(item.item_id), cited_ids, matrix)
+        if signal == "collaborative":
+            return Explanation(item.item_id, _("Liked by users with tastes like yours."), evidence)
+        if evidence:
+            return Explanation(item.item_id, _("Similar to items in your history."), evidence)
+        return Explanation(item.item_id, _("Popular with other users."))
+
+    def _evidence(self, vector, cited_ids, matrix) -> list[Evidence]:
+        if matrix is None or vector is None:
+            return []
         similarities = matrix @ vector
         best = np.argsort(-similarities)[: self.config.max_evidence]
-        evidence = [
+        return [
             Evidence(cited_ids[index], float(similarities[index]))
             for index in best
             if similarities[index] >= self.config.min_similarity
         ]
-        if not evidence:
-            return Explanation(item.item_id, _("Liked by users with tastes like yours."))
-        return Explanation(item.item_id, _("Similar to items in your history."), evidence)
+
+
+def _main_signal(item) -> str | None:
+    """Name of the signal that contributed most to the item's score, if the scorer said."""
+    if not item.details:
+        return None
+    return max(item.details.items(), key=lambda pair: pair[1])[0]
 
 
 @hookimpl

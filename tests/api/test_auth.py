@@ -51,6 +51,7 @@ def test_missing_key_is_401(anonymous_client, tenant):
     assert set(response.json()) == {"error"}
     assert set(response.json()["error"]) == {"code", "message"}
     assert response.json()["error"]["code"] == "not_authenticated"
+    assert "Authorization: Bearer <key>" in response.json()["error"]["message"]
     assert response["WWW-Authenticate"] == "Bearer"
     assert not User.objects.exists()
 

@@ -519,3 +519,22 @@ def test_batch_errors_sorted_by_row(client, items):
     response = _post(client, "/api/v1/items/", rows)
     indexes = [error["index"] for error in response.json()["error"]["errors"]]
     assert indexes == sorted(indexes)
+
+
+def test_missing_kind_says_required(client, items):
+    response = _post(client, "/api/v1/events/", [{"user_id": "u", "item_id": "a"}])
+    reasons = [error["reason"] for error in response.json()["error"]["errors"] if error["field"] == "kind"]
+    assert reasons
+    assert reasons[0].startswith("This field is required.")
+
+
+def test_body_error_not_counted_as_row(client):
+    response = _post(client, "/api/v1/items/", {"id": "a", "title": "A"})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("The request body is invalid")
+
+
+def test_form_body_hint_says_json(client):
+    response = client.post("/api/v1/items/", {"id": "a"})
+    assert response.status_code == 415
+    assert "application/json" in response.json()["error"]["message"]

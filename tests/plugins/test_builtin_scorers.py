@@ -90,3 +90,27 @@ def test_hybrid_short_history_weights():
 def test_hybrid_zero_weight_scorer_skipped():
     config = {"scorers": [{"id": "content", "weight": 1.0}, {"id": "popularity", "weight": 0.0}]}
     assert all(set(item.details) == {"content"} for item in _scorer("hybrid", config).score(space_fan_context(), 5))
+
+
+def _explain(details):
+    from semrec.plugins import ScoredItem
+
+    explainer = get_registry().create("explainer", "history_similarity")
+    return explainer.explain([ScoredItem(3, 1.0, details)], space_fan_context())[0]
+
+
+def test_explainer_popularity_reason_has_no_evidence():
+    explanation = _explain({"popularity": 1.0})
+    assert explanation.reason == "Popular with other users."
+    assert explanation.evidence == []
+
+
+def test_explainer_content_cites_similar_history():
+    explanation = _explain({"content": 0.9, "popularity": 0.1})
+    assert explanation.reason == "Similar to items in your history."
+    assert {evidence.item_id for evidence in explanation.evidence} <= {1, 2}
+    assert explanation.evidence
+
+
+def test_explainer_collaborative_reason():
+    assert _explain({"collaborative": 0.9, "content": 0.1}).reason == "Liked by users with tastes like yours."

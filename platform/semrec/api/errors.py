@@ -17,10 +17,15 @@ class BatchRejected(exceptions.APIException):
     def __init__(self, errors: list[dict]):
         # Sorted by row so that a client can walk its batch and the errors together.
         self.errors = sorted(errors, key=lambda error: error["index"])
-        super().__init__(
-            _("%(count)d invalid row(s); nothing was written. Fix the rows listed in 'errors' and resend the batch.")
-            % {"count": len({error["index"] for error in errors})}
-        )
+        rows = {error["index"] for error in errors if error["index"] >= 0}
+        if not rows:
+            # Only the body as a whole is wrong (not an array, empty, too long).
+            message = _("The request body is invalid; nothing was written. See 'errors'.")
+        else:
+            message = _("%(count)d invalid row(s); nothing was written. Fix the rows listed in 'errors' and resend the batch.") % {
+                "count": len(rows)
+            }
+        super().__init__(message)
 
 
 class NotFound(exceptions.NotFound):
@@ -68,6 +73,10 @@ def _message_of(exc) -> str:
     detail = exc.detail
     if isinstance(exc, exceptions.ValidationError) and not isinstance(detail, str):
         return _("Invalid request parameters. See 'errors' for each field.")
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return _("Authentication required. Send your API key as 'Authorization: Bearer <key>'.")
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return _("%(detail)s Send the body as JSON with 'Content-Type: application/json'.") % {"detail": detail}
     return str(detail)
 
 

@@ -248,7 +248,9 @@ def validate_events(rows: Any, max_rows: int, now: datetime) -> tuple[list[dict]
     clean = []
     for reader in _readers(rows, errors):
         kind = reader.row.get("kind")
-        if kind not in EVENT_KINDS:
+        if kind is None:
+            reader.fail("kind", _("This field is required. Use one of: %(kinds)s.") % {"kinds": ", ".join(sorted(EVENT_KINDS))})
+        elif kind not in EVENT_KINDS:
             reader.fail("kind", _("Unknown event kind %(kind)r. Use one of: %(kinds)s.") % {"kind": kind, "kinds": ", ".join(sorted(EVENT_KINDS))})
         event = {
             "index": reader.index,
