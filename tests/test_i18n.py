@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import translation
-from rest_framework import exceptions
 from rest_framework.test import APIClient
 from semrec_explain import HistoryExplainer
 

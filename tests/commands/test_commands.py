@@ -115,3 +115,21 @@ def test_demo_without_serving(db, tmp_path, monkeypatch):
     from django.contrib.auth import authenticate
 
     assert authenticate(username="admin", password="a-demo-password-1") is not None
+
+
+def test_import_warns_on_other_dataset(tenant, tmp_path):
+    from ..catalog.test_movielens import write_1m
+
+    run("semrec_import", "--tenant", tenant.slug, "--path", str(write_latest(tmp_path / "latest")))
+    err = io.StringIO()
+    call_command("semrec_import", "--tenant", tenant.slug, "--path", str(write_1m(tmp_path / "one-m")), stdout=io.StringIO(), stderr=err, verbosity=0)
+    assert "1 existing item(s)" in err.getvalue()
+    assert "own tenant" in err.getvalue()
+
+
+def test_reimport_does_not_warn(tenant, tmp_path):
+    folder = write_latest(tmp_path / "latest")
+    run("semrec_import", "--tenant", tenant.slug, "--path", str(folder))
+    err = io.StringIO()
+    call_command("semrec_import", "--tenant", tenant.slug, "--path", str(folder), stdout=io.StringIO(), stderr=err, verbosity=0)
+    assert err.getvalue() == ""

@@ -121,4 +121,5 @@ class Event(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.kind} {self.item_id} at {self.timestamp:%Y-%m-%d %H:%M}"
+        target = self.item.external_id if self.item_id else repr(self.query)
+        return f"{self.user.external_id} {self.kind} {target} at {self.timestamp:%Y-%m-%d %H:%M}"

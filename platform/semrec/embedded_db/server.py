@@ -61,7 +61,7 @@ def _start(path: Path):
         import pgserver
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("Starting embedded PostgreSQL in %s", path)
+    logger.info("Using the embedded PostgreSQL in %s (started unless it was running)", path)
     try:
         # cleanup_mode="stop": the server stops when the last process holding
         # a handle exits, and the data stays for the next start.

@@ -105,7 +105,7 @@ def train_strategy(strategy: Strategy, progress: RunProgress) -> dict:
     trained = []
     for role, instances in plugins.trainables.items():
         plugin = instances[0]
-        progress.stage(f"train {plugin.id}", 1)
+        progress.stage(f"train {plugin.id}", 0)
         started = time.perf_counter()
         metrics = plugin.fit(data, progress=progress)
         metrics["train_seconds"] = round(time.perf_counter() - started, 3)

@@ -55,6 +55,8 @@ class DatasetNotFound(RuntimeError):
 @dataclass
 class ImportStats:
     items: int = 0
+    #: Existing items whose title the import changed: a sign of a different dataset.
+    items_retitled: int = 0
     users: int = 0
     events_created: int = 0
     events_duplicate: int = 0
@@ -115,6 +117,12 @@ def import_movielens(tenant: Tenant, folder: Path, show_progress: bool = True) -
     stats = ImportStats()
 
     items = list(_read_items(folder, dataset))
+    stats.items_retitled = _count_retitled(tenant, items)
+    if stats.items_retitled:
+        logger.warning(
+            "Tenant %s: %d existing items get a different title from %s; the tenant may hold another dataset",
+            tenant.slug, stats.items_retitled, folder,
+        )
     for start in tqdm(range(0, len(items), 5000), desc="items", unit="batch", disable=not show_progress):
         ingest.upsert_items(tenant, items[start : start + 5000])
     stats.items = len(items)
@@ -134,6 +142,11 @@ def import_movielens(tenant: Tenant, folder: Path, show_progress: bool = True) -
     stats.seconds = time.perf_counter() - started
     logger.info("Imported %s into tenant %s: %s", dataset.name, tenant.slug, stats)
     return stats
+
+
+def _count_retitled(tenant: Tenant, items: list[dict]) -> int:
+    titles = dict(tenant.items.filter(external_id__in=[row["id"] for row in items]).values_list("external_id", "title"))
+    return sum(1 for row in items if row["id"] in titles and titles[row["id"]] != row["title"])
 
 
 def _item_row(movie_id: str, title: str, genres: list[str], tags: list[str]) -> dict:

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from semrec.catalog.importers.movielens import FORMATS, DatasetNotFound, import_movielens, locate_dataset
 from semrec.tenants.lookup import get_tenant
+from semrec.terminal import logs_above_bars
 from semrec.tenants.models import Tenant
 
 
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-download", action="store_true", help="Fail instead of downloading when no local copy exists.")
 
     def handle(self, *args, **options):
+        with logs_above_bars():
+            self._handle(**options)
+
+    def _handle(self, **options):
         tenant = self._tenant(options["tenant"], options["create_tenant"])
         try:
             folder = locate_dataset(
@@ -32,6 +37,14 @@ class Command(BaseCommand):
 
         self.stdout.write(f"Importing {folder} into tenant '{tenant.slug}'")
         stats = import_movielens(tenant, folder, show_progress=options["verbosity"] > 0)
+        if stats.items_retitled:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{stats.items_retitled} existing item(s) in tenant '{tenant.slug}' got a different title. "
+                    "If this folder holds another MovieLens variant than the one imported before, their ids collide: "
+                    "import each variant into its own tenant."
+                )
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {stats.items} items, {stats.users} users, {stats.events_created} new events "

@@ -1,5 +1,7 @@
 import os
 import secrets
+import signal
+import sys
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,7 +13,7 @@ from semrec.catalog.importers.movielens import DatasetNotFound, import_movielens
 from semrec.catalog.models import User
 from semrec.strategies.models import Strategy
 from semrec.tenants.models import ApiKey, Tenant
-from semrec.training.management.commands._progress import StageBars
+from semrec.terminal import StageBars, logs_above_bars
 from semrec.training.models import TrainingRun
 from semrec.training.runs import RunFailed, run_now
 
@@ -30,6 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="Set everything up, print the curl line and exit.")
 
     def handle(self, *args, **options):
+        with logs_above_bars():
+            self._handle(**options)
+
+    def _handle(self, **options):
         verbose = options["verbosity"] > 0
         call_command("migrate", verbosity=0)
         tenant, _created = Tenant.objects.get_or_create(slug="demo", defaults={"name": "Demo (MovieLens)"})
@@ -51,7 +57,14 @@ class Command(BaseCommand):
         user = User.objects.filter(tenant=tenant).annotate(events_count=Count("events")).order_by("-events_count", "external_id").first()
         self._print_summary(options["addr"], raw_key, user, password)
         if not options["no_serve"]:
-            call_command("runserver", options["addr"], use_reloader=False)
+            self._serve(options["addr"])
+
+    def _serve(self, addr: str) -> None:
+        # Exit through SystemExit on SIGTERM as on Ctrl-C, so that exit
+        # handlers run and the embedded PostgreSQL stops with the server.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+        self.stdout.write("Serving; press Ctrl-C to stop the server and the embedded database.")
+        call_command("runserver", addr, use_reloader=False)
 
     def _ensure_superuser(self) -> str | None:
         """Create the admin login; return its password when this run chose it."""

@@ -2,10 +2,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from semrec.strategies.lookup import get_strategy
 from semrec.tenants.lookup import get_tenant
+from semrec.terminal import StageBars, logs_above_bars
 from semrec.training.models import TrainingRun
 from semrec.training.runs import RunFailed, run_now
 
-from ._progress import StageBars
 
 
 class Command(BaseCommand):
@@ -16,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--strategy", help="Strategy name; the tenant's default when omitted.")
 
     def handle(self, *args, **options):
+        with logs_above_bars():
+            self._handle(**options)
+
+    def _handle(self, **options):
         strategy = get_strategy(get_tenant(options["tenant"]), options["strategy"])
         bars = StageBars(options["verbosity"] > 0)
         try:
