@@ -1,4 +1,4 @@
-"""Management commands, including their answers to bad input."""
+"""Management commands, including how they reject bad input."""
 
 import io
 
