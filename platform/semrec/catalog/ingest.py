@@ -170,7 +170,13 @@ def ensure_users(tenant: Tenant, external_ids: Iterable[str]) -> dict[str, int]:
 
 def _drop_replayed(tenant: Tenant, rows: list[dict]) -> tuple[list[dict], int]:
     keys = [row["idempotency_key"] for row in rows if row["idempotency_key"]]
-    seen = set(Event.objects.filter(tenant=tenant, idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    with connection.cursor() as cursor:
+        # One array parameter; Django's __in would inline thousands of literals.
+        cursor.execute(
+            f"SELECT idempotency_key FROM {Event._meta.db_table} WHERE tenant_id = %s AND idempotency_key = ANY(%s)",
+            [tenant.pk, keys],
+        )
+        seen = {key for (key,) in cursor.fetchall()}
     fresh = []
     for row in rows:
         key = row["idempotency_key"]

@@ -54,9 +54,16 @@ def item_vectors(space: EmbeddingSpace, item_ids: Sequence[int]) -> dict[int, np
     if not item_ids:
         return {}
     with connection.cursor() as cursor:
+        # vector_send is pgvector's binary output: a 2-byte dimension, 2
+        # unused bytes, then big-endian float4 values. Reading it is about ten
+        # times faster than parsing the text form of hundreds of vectors.
         cursor.execute(
-            f"SELECT item_id, embedding::real[] FROM {ItemVector._meta.db_table} "
+            f"SELECT item_id, vector_send(embedding) FROM {ItemVector._meta.db_table} "
             "WHERE space_id = %s AND item_id = ANY(%s)",
             [space.pk, list(item_ids)],
         )
-        return {item_id: np.asarray(values, dtype=np.float32) for item_id, values in cursor.fetchall()}
+        return {item_id: _from_binary(data) for item_id, data in cursor.fetchall()}
+
+
+def _from_binary(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=">f4", offset=4).astype(np.float32)
