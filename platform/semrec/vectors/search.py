@@ -43,8 +43,10 @@ def nearest_items(space: EmbeddingSpace, vector: np.ndarray, k: int, exclude: Se
     with transaction.atomic(), connection.cursor() as cursor:
         # Iterative scans keep walking the graph until LIMIT rows pass the
         # exclusion filter, instead of stopping after ef_search candidates.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {min(max(k, 40), MAX_EF_SEARCH)}")
+        cursor.execute(
+            "SET LOCAL hnsw.iterative_scan = relaxed_order; "
+            f"SET LOCAL hnsw.ef_search = {min(max(k, 40), MAX_EF_SEARCH)}"
+        )
         cursor.execute(nearest_items_sql(space), params)
         return [(item_id, float(similarity)) for item_id, similarity in cursor.fetchall()]
 
