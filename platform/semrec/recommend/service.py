@@ -68,6 +68,11 @@ def recommend_for_user(
     explain: bool = False,
     strategy_name: str | None = None,
 ) -> RecommendationResult:
+    """Recommend ``n`` items for ``user`` and log the list as a Recommendation.
+
+    Raises StrategyNotFound for an unknown ``strategy_name``. Plugin failures
+    do not raise: the fallback scorer answers and ``notes`` says why.
+    """
     strategy = resolve_strategy(tenant, strategy_name)
     runtime = get_runtime(strategy)
     history, seen = load_history(user.pk, strategy.parsed_options())
@@ -92,6 +97,10 @@ def recommend_for_user(
 
 
 def similar_items(tenant: Tenant, item: Item, *, n: int = 10, strategy_name: str | None = None) -> RecommendationResult:
+    """Return the ``n`` nearest neighbours of ``item`` in the strategy's embedding space.
+
+    Raises ItemNotEncoded when the item has no vector in that space yet.
+    """
     strategy = resolve_strategy(tenant, strategy_name)
     runtime = get_runtime(strategy)
     if runtime.scorer is None:
