@@ -85,7 +85,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "semrec.embedded_db",
-            "NAME": "semrec",
+            "NAME": os.environ.get("SEMREC_DB_NAME", "semrec"),
             "USER": "postgres",
             "DATA_DIR": str(STATE_DIR / "pgdata"),
             "CONN_MAX_AGE": 60,
