@@ -57,7 +57,7 @@ class HistoryExplainer(Explainer):
 
 
 def _main_signal(item) -> str | None:
-    """Name of the signal that contributed most to the item's score, if the scorer said."""
+    """Return the signal that contributed most to the item's score, if the scorer recorded parts."""
     if not item.details:
         return None
     return max(item.details.items(), key=lambda pair: pair[1])[0]

@@ -1,4 +1,4 @@
-"""Where model weights come from: a local path, the bundled package, or the Hub."""
+"""Model weight sources: a local path, the bundled package, or the Hub."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def test_unknown_folder_layout_rejected(tmp_path):
 def test_missing_path_rejected(tmp_path):
     with pytest.raises(DatasetNotFound) as raised:
         locate_dataset("ml-latest-small", str(tmp_path / "absent"), str(tmp_path), "http://127.0.0.1:9/")
-    assert "does not exist" in str(raised.value)
+    assert "was not found" in str(raised.value)
 
 
 def test_data_folder_used_before_download(tmp_path):

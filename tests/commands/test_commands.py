@@ -36,7 +36,7 @@ def test_import_unknown_tenant(db, tmp_path):
 def test_import_bad_path(tenant, tmp_path):
     with pytest.raises(CommandError) as raised:
         run("semrec_import", "--tenant", tenant.slug, "--path", str(tmp_path / "nowhere"))
-    assert "does not exist" in str(raised.value)
+    assert "was not found" in str(raised.value)
     assert not Event.objects.exists()
 
 

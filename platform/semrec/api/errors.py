@@ -34,7 +34,7 @@ class NotFound(exceptions.NotFound):
 
 
 def not_found_view(request, unmatched: str = ""):
-    """Answer an unknown path under /api/v1/ in the API's JSON error format."""
+    """Return a 404 for an unknown path under /api/v1/ in the API's JSON error format."""
     from django.http import JsonResponse
 
     message = _("No API endpoint at %(path)s. See /api/v1/docs/ for the endpoints.") % {"path": request.path}

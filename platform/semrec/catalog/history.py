@@ -17,7 +17,7 @@ def load_history(user_pk: int, options: StrategyOptions) -> tuple[list[HistoryEn
     """Return the user's weighted history (newest first) and every item they touched.
 
     Only the newest ``options.history_limit`` events are weighed, but the
-    second value holds every item the user ever touched, including those
+    second value contains every item the user ever touched, including those
     with zero weight (dislikes, low ratings), so none is recommended back.
     """
     events = Event.objects.filter(user_id=user_pk, item_id__isnull=False)

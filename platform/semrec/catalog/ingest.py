@@ -136,8 +136,8 @@ def _copy_events(records: list[tuple]) -> None:
     """Write event rows with COPY, many times faster than INSERT for large batches.
 
     COPY cannot skip conflicts, so rows go to a temporary staging table
-    first; the final INSERT skips rows whose idempotency key a concurrent
-    request stored after :func:`_drop_replayed` checked.
+    first. The final INSERT then skips any row whose idempotency key a
+    concurrent request stored after :func:`_drop_replayed` checked.
     """
     columns = ", ".join(EVENT_COLUMNS)
     table = Event._meta.db_table

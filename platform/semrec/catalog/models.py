@@ -43,7 +43,7 @@ class Item(models.Model):
 
 
 def item_text(title: str, description: str, tags: list[str], categories: list[str]) -> str:
-    """Compose the text an encoder sees for an item."""
+    """Compose the text that encoders receive for an item."""
     parts = [title]
     if categories:
         parts.append(", ".join(categories))

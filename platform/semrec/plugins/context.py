@@ -1,8 +1,8 @@
 """The scoring context: everything a scorer or explainer may ask the core for.
 
 Plugins never query the database themselves. The core builds one context per
-request and answers these calls from pgvector and the event log;
-:class:`InMemoryContext` answers them from arrays, for plugin tests.
+request and serves these calls from pgvector and the event log.
+:class:`InMemoryContext` serves them from arrays, for plugin tests.
 """
 
 from __future__ import annotations

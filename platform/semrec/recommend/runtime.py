@@ -103,7 +103,7 @@ def _load_versions(strategy: Strategy, plugins: StrategyPlugins, versions: tuple
 
 
 def _last_resort(strategy: Strategy) -> Scorer:
-    """The strategy's fallback scorer, or popularity when even that is not installed."""
+    """Build the strategy's fallback scorer, or popularity when even that is not installed."""
     registry = get_registry()
     try:
         return registry.create("scorer", strategy.fallback_scorer_id, strategy.fallback_scorer_config)

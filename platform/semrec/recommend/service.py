@@ -71,7 +71,8 @@ def recommend_for_user(
     """Recommend ``n`` items for ``user`` and log the list as a Recommendation.
 
     Raises StrategyNotFound for an unknown ``strategy_name``. Plugin failures
-    do not raise: the fallback scorer answers and ``notes`` says why.
+    do not raise. The fallback scorer serves the list instead, and ``notes``
+    gives the reason.
     """
     strategy = resolve_strategy(tenant, strategy_name)
     runtime = get_runtime(strategy)

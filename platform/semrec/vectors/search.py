@@ -18,7 +18,7 @@ def vector_literal(vector: np.ndarray) -> str:
 
 
 def nearest_items_sql(space: EmbeddingSpace) -> str:
-    """The nearest-neighbour query; its inner scan is served by the space's HNSW index."""
+    """Return the nearest-neighbour SQL, whose inner scan uses the space's HNSW index."""
     dimension = int(space.dimension)
     return f"""
         WITH nearest AS MATERIALIZED (

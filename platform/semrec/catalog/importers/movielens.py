@@ -81,7 +81,7 @@ def locate_dataset(name: str, path: str | None, data_dir: str, base_url: str, do
     if path:
         folder = Path(path).expanduser()
         if not folder.is_dir():
-            raise DatasetNotFound(f"The dataset folder {folder} does not exist. Pass the folder that holds the MovieLens files.")
+            raise DatasetNotFound(f"The dataset folder {folder} was not found. Pass the folder that contains the MovieLens files.")
         detect_format(folder)
         return folder
 
