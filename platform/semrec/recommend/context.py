@@ -15,6 +15,8 @@ from semrec.vectors import search
 from semrec.vectors.models import EmbeddingSpace
 
 POPULARITY_CACHE_SECONDS = 60.0
+# NOTE: only the top POPULARITY_POOL items are cached per tenant, so a user
+# who has seen nearly all of them gets a short popularity list.
 POPULARITY_POOL = 2000
 
 _popularity_lock = threading.Lock()
