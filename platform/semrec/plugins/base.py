@@ -35,7 +35,7 @@ class PluginConfig(BaseModel):
 
 
 class Plugin(ABC):
-    """What every plugin has: a stable id, admin texts, a config schema."""
+    """Base of every plugin: a stable id, admin texts and a configuration schema."""
 
     #: Family name, set by the family base classes below.
     family: ClassVar[str]

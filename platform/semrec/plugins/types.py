@@ -13,7 +13,7 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ScoredItem:
-    """One candidate item with its score; ``details`` holds per-signal parts."""
+    """One candidate item with its score. ``details`` contains the score's parts by signal."""
 
     item_id: int
     score: float

@@ -1,4 +1,4 @@
-"""The scoring context answered from PostgreSQL and pgvector."""
+"""The scoring context, served from PostgreSQL and pgvector."""
 
 from __future__ import annotations
 

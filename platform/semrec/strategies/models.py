@@ -35,7 +35,7 @@ SLOTS = [
 
 
 class Strategy(models.Model):
-    """Which plugins, with which configuration, serve a tenant's recommendations."""
+    """A tenant's named choice of plugins and their configuration for serving recommendations."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="strategies", verbose_name=_("tenant"))
     name = models.SlugField(_("name"), max_length=100)

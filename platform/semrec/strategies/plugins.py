@@ -27,7 +27,7 @@ class StrategyPlugins:
 
 
 def role_of(plugin: Plugin) -> str:
-    """The ModelVersion role of a trainable plugin: its family, id and config hash."""
+    """Return the ModelVersion role of a trainable plugin: its family, id and config hash."""
     return f"{plugin.family}:{plugin.id}:{config_fingerprint(plugin.id, plugin.config.model_dump(mode='json'))}"
 
 

@@ -20,8 +20,8 @@ class ModelVersion(models.Model):
     role = models.CharField(_("role"), max_length=200)
     plugin_id = models.CharField(_("plugin"), max_length=100)
     plugin_version = models.CharField(_("plugin version"), max_length=50)
-    # NOTE: artefacts live in the database so every web and worker host sees
-    # them without shared storage; very large models will want object storage.
+    # NOTE: artefacts live in the database so every web and worker host can
+    # read them without shared storage. Very large models will need object storage.
     artifact = models.BinaryField(_("artefact"))
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=False)
