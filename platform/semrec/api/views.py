@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,35 +25,43 @@ def _reject_if_invalid(errors: validation.BatchErrors) -> None:
         raise BatchRejected(errors.errors)
 
 
-class ItemBatchView(APIView):
+class UpsertBatchView(APIView):
+    """Base of the bulk upsert endpoints: validate every row, then write all or nothing."""
+
     # Only JSON carries an array of rows, so form and multipart bodies get HTTP 415.
     parser_classes = [JSONParser]
+    validate_rows: Callable
+    write_rows: Callable
 
-    @extend_schema(
+    def post(self, request):
+        rows, errors = type(self).validate_rows(request.data, settings.SEMREC_MAX_BATCH_ROWS)
+        _reject_if_invalid(errors)
+        result = type(self).write_rows(request.user.tenant, rows)
+        return Response(vars(result))
+
+
+@extend_schema_view(
+    post=extend_schema(
         summary="Create or update items",
         request=serializers.ItemRowSerializer(many=True),
         responses={200: serializers.WriteResultSerializer},
     )
-    def post(self, request):
-        rows, errors = validation.validate_items(request.data, settings.SEMREC_MAX_BATCH_ROWS)
-        _reject_if_invalid(errors)
-        result = ingest.upsert_items(request.user.tenant, rows)
-        return Response(vars(result))
+)
+class ItemBatchView(UpsertBatchView):
+    validate_rows = staticmethod(validation.validate_items)
+    write_rows = staticmethod(ingest.upsert_items)
 
 
-class UserBatchView(APIView):
-    parser_classes = [JSONParser]
-
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         summary="Create or update end users",
         request=serializers.UserRowSerializer(many=True),
         responses={200: serializers.WriteResultSerializer},
     )
-    def post(self, request):
-        rows, errors = validation.validate_users(request.data, settings.SEMREC_MAX_BATCH_ROWS)
-        _reject_if_invalid(errors)
-        result = ingest.upsert_users(request.user.tenant, rows)
-        return Response(vars(result))
+)
+class UserBatchView(UpsertBatchView):
+    validate_rows = staticmethod(validation.validate_users)
+    write_rows = staticmethod(ingest.upsert_users)
 
 
 class EventBatchView(APIView):
