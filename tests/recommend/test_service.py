@@ -87,7 +87,8 @@ def test_cold_user_content_falls_back(content_strategy):
 
 
 def test_missing_plugin_falls_back(strategy):
-    Strategy.objects.create(tenant=strategy.tenant, name="broken", scorer_id="not-installed")
+    # bulk_create skips save(), as a plugin uninstalled after saving would.
+    Strategy.objects.bulk_create([Strategy(tenant=strategy.tenant, name="broken", scorer_id="not-installed")])
     result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3, strategy_name="broken")
     assert result.fell_back
     assert "not-installed" in " ".join(result.notes)

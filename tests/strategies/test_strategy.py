@@ -52,7 +52,8 @@ def test_one_default_per_tenant(tenant):
 
 
 def test_check_reports_missing_plugin(tenant):
-    Strategy.objects.create(tenant=tenant, name="broken", explainer_id="gone")
+    # bulk_create skips save(), as a plugin uninstalled after saving would.
+    Strategy.objects.bulk_create([Strategy(tenant=tenant, name="broken", explainer_id="gone")])
     with pytest.raises(SystemCheckError) as raised:
         call_command("check")
     message = str(raised.value)
@@ -79,3 +80,19 @@ def test_check_passes_with_valid_strategies(tenant):
 )
 def test_event_weight(kind, value, age, expected):
     assert StrategyOptions().event_weight(kind, value, age) == pytest.approx(expected)
+
+
+def test_save_rejects_unknown_plugin(tenant):
+    with pytest.raises(ValidationError) as raised:
+        Strategy.objects.create(tenant=tenant, name="s", scorer_id="nope")
+    assert "'nope' is not installed" in " ".join(raised.value.message_dict["scorer_id"])
+    assert not Strategy.objects.filter(tenant=tenant, name="s").exists()
+
+
+def test_save_rejects_bad_config(tenant):
+    strategy = Strategy.objects.create(tenant=tenant, name="s")
+    strategy.scorer_config = {"method": "average"}
+    with pytest.raises(ValidationError):
+        strategy.save()
+    strategy.refresh_from_db()
+    assert strategy.scorer_config == {}

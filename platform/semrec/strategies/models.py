@@ -75,6 +75,12 @@ class Strategy(models.Model):
     def parsed_options(self) -> StrategyOptions:
         return StrategyOptions.model_validate(self.options or {})
 
+    def save(self, *args, **kwargs):
+        # Forms call clean() themselves; code that saves directly is checked
+        # too, so no strategy is stored with a plugin that cannot load it.
+        self.clean()
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
         for slot in SLOTS:
