@@ -1,4 +1,4 @@
-"""Known answers of the built-in scorers on the tiny in-memory catalogue."""
+"""Known results of the built-in scorers on the tiny in-memory catalogue."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """Encode and train runs executed by a real Celery worker through a Redis broker.
 
-Skipped when no Redis answers on 127.0.0.1:6379 (``SEMREC_TEST_REDIS_URL``
+Skipped when no Redis server listens on 127.0.0.1:6379 (``SEMREC_TEST_REDIS_URL``
 selects another). The worker is a separate process that reads the test
 database, so the data is committed (a transactional test).
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.utils import timezone
@@ -109,6 +110,22 @@ def _response(result: service.RecommendationResult) -> Response:
     return Response(body)
 
 
+def _query_params(serializer_class, request) -> dict:
+    """Validate the query string with ``serializer_class``; invalid values raise HTTP 400."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+@contextmanager
+def _strategy_lookup():
+    """Turn an unknown strategy name into HTTP 404."""
+    try:
+        yield
+    except service.StrategyNotFound as err:
+        raise NotFound(str(err), "strategy_not_found") from err
+
+
 class RecommendationsView(APIView):
     @extend_schema(
         summary="Recommend items for a user",
@@ -116,21 +133,18 @@ class RecommendationsView(APIView):
         responses={200: serializers.RecommendationResponseSerializer},
     )
     def get(self, request, user_id: str):
-        query = serializers.RecommendationQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        params = _query_params(serializers.RecommendationQuerySerializer, request)
         tenant = request.user.tenant
         user = _get_user(tenant, user_id)
-        try:
+        with _strategy_lookup():
             result = service.recommend_for_user(
                 tenant,
                 user,
-                n=query.validated_data["n"],
-                exclude_seen=query.validated_data["exclude_seen"],
-                explain=query.validated_data["explain"],
-                strategy_name=query.validated_data.get("strategy"),
+                n=params["n"],
+                exclude_seen=params["exclude_seen"],
+                explain=params["explain"],
+                strategy_name=params.get("strategy"),
             )
-        except service.StrategyNotFound as err:
-            raise NotFound(str(err), "strategy_not_found") from err
         return _response(result)
 
 
@@ -141,14 +155,12 @@ class SimilarItemsView(APIView):
         responses={200: serializers.RecommendationResponseSerializer},
     )
     def get(self, request, item_id: str):
-        query = serializers.SimilarQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        params = _query_params(serializers.SimilarQuerySerializer, request)
         tenant = request.user.tenant
         item = _get_item(tenant, item_id)
         try:
-            result = service.similar_items(tenant, item, n=query.validated_data["n"], strategy_name=query.validated_data.get("strategy"))
-        except service.StrategyNotFound as err:
-            raise NotFound(str(err), "strategy_not_found") from err
+            with _strategy_lookup():
+                result = service.similar_items(tenant, item, n=params["n"], strategy_name=params.get("strategy"))
         except service.ItemNotEncoded as err:
             raise Conflict(str(err), code="item_not_encoded") from err
         return _response(result)

@@ -155,9 +155,9 @@ def _copy_events(records: list[tuple]) -> None:
 
 def ensure_users(tenant: Tenant, external_ids: Iterable[str]) -> dict[str, int]:
     """Return ``{external id: pk}``, creating the users that do not exist yet."""
-    wanted = set(external_ids)
-    known = dict(User.objects.filter(tenant=tenant, external_id__in=wanted).values_list("external_id", "id"))
-    missing = wanted - known.keys()
+    requested = set(external_ids)
+    known = dict(User.objects.filter(tenant=tenant, external_id__in=requested).values_list("external_id", "id"))
+    missing = requested - known.keys()
     if missing:
         User.objects.bulk_create(
             [User(tenant=tenant, external_id=external_id) for external_id in missing],
