@@ -33,15 +33,22 @@ class TransformersConfig(PluginConfig):
     max_length: int = Field(256, ge=8, le=8192, description="Tokens kept per text; longer texts are cut.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
     half_precision: bool = Field(True, description="Use float16 on CUDA; ignored on the CPU.")
-    query_prefix: str = Field("", description="Text put before queries, for models trained with one.")
-    passage_prefix: str = Field("", description="Text put before item texts, for models trained with one.")
+    query_prefix: str = Field(
+        "", description="Text put before queries, for models trained with one (E5: 'query: ', BGE Chinese: an instruction)."
+    )
+    passage_prefix: str = Field("", description="Text put before item texts, for models trained with one (E5: 'passage: ').")
+    pooling: Literal["mean", "cls"] = Field(
+        "mean",
+        description="'mean' averages the token vectors (sentence-transformers models, E5); "
+        "'cls' takes the first token's vector (BGE models).",
+    )
 
 
 class TransformersEncoder(Encoder):
     id = "transformers"
     label = "Transformers encoder"
     description = (
-        "Encodes text with a Hugging Face encoder model: mean pooling over tokens, "
+        "Encodes text with a Hugging Face encoder model: mean or first-token pooling, "
         "then L2 normalisation. Runs on CUDA with float16 when a GPU is present."
     )
     version = "0.1.0"
@@ -65,12 +72,18 @@ class TransformersEncoder(Encoder):
             self._dimension = read_dimension(self._source)
         return self._dimension
 
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], progress: ProgressCallback | None = None, languages: Sequence[str] | None = None
+    ) -> np.ndarray:
+        # Transformer models take no language hint, so ``languages`` is ignored.
         texts = [self.config.passage_prefix + text for text in texts]
         return self._encode(texts, progress)
 
     def encode_query(self, text: str) -> np.ndarray:
         return self._encode([self.config.query_prefix + text], None)[0]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.config.query_prefix + text for text in texts], None)
 
     def _encode(self, texts: list[str], progress: ProgressCallback | None) -> np.ndarray:
         import torch
@@ -100,8 +113,11 @@ class TransformersEncoder(Encoder):
             batch, padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt"
         ).to(self._device)
         hidden = self._model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        if self.config.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
         return pooled.cpu().numpy()
 

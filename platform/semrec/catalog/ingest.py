@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from semrec.tenants.models import Tenant
 
+from .language import resolve_language
 from .models import Event, Item, User, item_text, text_hash
 from .validation import BatchErrors
 
@@ -47,31 +48,38 @@ class WriteResult:
 def upsert_items(tenant: Tenant, rows: list[dict]) -> WriteResult:
     """Create or update items by external id; return how many of each."""
     existing = _existing_ids(Item, tenant, [row["id"] for row in rows])
-    objects = [
-        Item(
-            tenant=tenant,
-            external_id=row["id"],
-            title=row["title"],
-            description=row["description"],
-            tags=row["tags"],
-            categories=row["categories"],
-            attributes=row["attributes"],
-            available=row["available"],
-            text_hash=text_hash(item_text(row["title"], row["description"], row["tags"], row["categories"])),
-        )
-        for row in rows
-    ]
+    objects = [_item_object(tenant, row) for row in rows]
     with transaction.atomic():
         Item.objects.bulk_create(
             objects,
             batch_size=WRITE_BATCH,
             update_conflicts=True,
             unique_fields=["tenant", "external_id"],
-            update_fields=["title", "description", "tags", "categories", "attributes", "available", "text_hash", "updated_at"],
+            update_fields=[
+                "title", "description", "tags", "categories", "attributes", "available", "language", "text_hash", "updated_at",
+            ],
         )
     result = WriteResult(created=len(rows) - len(existing), updated=len(existing))
     logger.info("Tenant %s: %d items created, %d updated", tenant.slug, result.created, result.updated)
     return result
+
+
+def _item_object(tenant: Tenant, row: dict) -> Item:
+    """Build an unsaved item; a row without a declared language gets the one detected from its text."""
+    text = item_text(row["title"], row["description"], row["tags"], row["categories"])
+    language = resolve_language(row.get("language", ""), text)
+    return Item(
+        tenant=tenant,
+        external_id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        tags=row["tags"],
+        categories=row["categories"],
+        attributes=row["attributes"],
+        available=row["available"],
+        language=language,
+        text_hash=text_hash(text, language),
+    )
 
 
 def upsert_users(tenant: Tenant, rows: list[dict]) -> WriteResult:

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from semrec.tenants.models import Tenant
 
+from .language import LANGUAGE_TAG_LENGTH, InvalidLanguageTag, normalise_language_tag, resolve_language
+
 EXTERNAL_ID_LENGTH = 255
+
+
+def validate_language_tag(value: str) -> None:
+    try:
+        normalise_language_tag(value)
+    except InvalidLanguageTag as err:
+        raise ValidationError(
+            _("%(value)r is not a BCP 47 language tag. Use a tag such as zh-Hans, zh, en or pt-BR, or leave it empty."),
+            params={"value": value},
+            code="invalid_language",
+        ) from err
 
 
 class Item(models.Model):
@@ -23,6 +37,14 @@ class Item(models.Model):
     categories = models.JSONField(_("categories"), default=list, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     available = models.BooleanField(_("available"), default=True)
+    language = models.CharField(
+        _("language"),
+        max_length=LANGUAGE_TAG_LENGTH,
+        blank=True,
+        default="",
+        validators=[validate_language_tag],
+        help_text=_("BCP 47 tag such as zh-Hans or en; detected from the text when the client sends none, empty when unknown."),
+    )
     text_hash = models.CharField(_("text hash"), max_length=64, editable=False, default="")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -38,7 +60,9 @@ class Item(models.Model):
         return f"{self.external_id}: {self.title}"
 
     def save(self, *args, **kwargs):
-        self.text_hash = text_hash(item_text(self.title, self.description, self.tags, self.categories))
+        text = item_text(self.title, self.description, self.tags, self.categories)
+        self.language = resolve_language(self.language, text)
+        self.text_hash = text_hash(text, self.language)
         super().save(*args, **kwargs)
 
 
@@ -54,7 +78,14 @@ def item_text(title: str, description: str, tags: list[str], categories: list[st
     return ". ".join(part for part in parts if part)
 
 
-def text_hash(text: str) -> str:
+def text_hash(text: str, language: str = "") -> str:
+    """Hash what an encoder receives: the text and, when known, its language.
+
+    An item without a language hashes its text alone, so hashes stored
+    before items had a language still match and nothing is re-encoded.
+    """
+    if language:
+        text = f"{language}\n{text}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from .language import InvalidLanguageTag, normalise_language_tag
 from .models import EXTERNAL_ID_LENGTH, EventKind
 
 EVENT_KINDS = {choice.value for choice in EventKind}
@@ -115,6 +117,23 @@ class _RowReader:
             self.fail(name, _("Keys and strings must not contain NUL (U+0000) characters."))
             return {}
         return value
+
+    def language(self, name: str) -> str:
+        value = self.row.get(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.fail(name, _("Expected a string, got %(type)s.") % {"type": type(value).__name__})
+            return ""
+        try:
+            return normalise_language_tag(value)
+        except InvalidLanguageTag:
+            self.fail(
+                name,
+                _("%(value)r is not a BCP 47 language tag. Use a tag such as zh-Hans, zh, en or pt-BR, or leave the field out to detect it from the text.")
+                % {"value": value},
+            )
+            return ""
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.row.get(name, default)
@@ -221,6 +240,7 @@ def validate_items(rows: Any, max_rows: int) -> tuple[list[dict], BatchErrors]:
             "categories": reader.string_list("categories"),
             "attributes": reader.mapping("attributes"),
             "available": reader.boolean("available", True),
+            "language": reader.language("language"),
         }
         if reader.valid:
             clean.append(item)
@@ -259,7 +279,7 @@ def validate_events(rows: Any, max_rows: int, now: datetime) -> tuple[list[dict]
             "item_id": reader.external_id("item_id", required=kind != EventKind.SEARCH),
             "value": reader.number("value"),
             "timestamp": reader.timestamp("timestamp", now),
-            "query": reader.text("query", required=kind == EventKind.SEARCH),
+            "query": reader.text("query", max_length=settings.SEMREC_MAX_QUERY_LENGTH, required=kind == EventKind.SEARCH),
             "idempotency_key": reader.text("idempotency_key", max_length=255, default="") or None,
             "recommendation_id": reader.uuid("recommendation_id"),
         }

@@ -1,5 +1,8 @@
 """Per-process cache of strategies' plugin instances and their trained state.
 
+The trained state includes the fit of an encoder that learns from item
+texts, which also decides the embedding space the strategy searches.
+
 A runtime is rebuilt when its strategy is saved, and re-checks the active
 model versions every ``SEMREC_RUNTIME_REFRESH_SECONDS`` so that a newly
 activated version serves without a restart.
@@ -16,10 +19,10 @@ from django.conf import settings
 
 from semrec.plugins import IntentModel, PluginError, Scorer, get_registry
 from semrec.strategies.models import Strategy
-from semrec.strategies.plugins import StrategyPlugins, build_plugins
+from semrec.strategies.plugins import StrategyPlugins, build_plugins, role_of
 from semrec.training.models import ModelVersion
 from semrec.vectors.models import EmbeddingSpace
-from semrec.vectors.spaces import find_space
+from semrec.vectors.spaces import find_space, load_model_version
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +87,14 @@ def _build(strategy: Strategy, now: float) -> StrategyRuntime:
         return StrategyRuntime(strategy, None, _last_resort(strategy), None, versions, now, error=str(err))
 
     untrained = _load_versions(strategy, plugins, versions)
+    # Looked up after loading, because a fitted encoder's space depends on its version.
     space = find_space(strategy.tenant, plugins.encoder)
     logger.info("Tenant %s strategy %s loaded (space %s, versions %s)", strategy.tenant_id, strategy.pk, space and space.pk, versions)
     return StrategyRuntime(strategy, plugins, plugins.fallback, space, versions, now, untrained=untrained)
 
 
 def _load_versions(strategy: Strategy, plugins: StrategyPlugins, versions: tuple[int, ...]) -> list[str]:
+    """Load the active versions into the trainable plugins and the encoder; return the ids of those without one."""
     by_role = {version.role: version for version in ModelVersion.objects.filter(pk__in=versions)}
     untrained = []
     for role, instances in plugins.trainables.items():
@@ -99,6 +104,15 @@ def _load_versions(strategy: Strategy, plugins: StrategyPlugins, versions: tuple
             continue
         for instance in instances:
             instance.load(bytes(version.artifact))
+
+    encoder = plugins.encoder
+    if encoder.fits_on_texts:
+        version = by_role.get(role_of(encoder))
+        if version is None:
+            # An unfitted encoder finds the space of unfitted vectors, if one was ever encoded.
+            untrained.append(encoder.id)
+        else:
+            load_model_version(encoder, version)
     return untrained
 
 

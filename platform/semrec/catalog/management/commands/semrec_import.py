@@ -1,24 +1,40 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from semrec.catalog.importers import mind
 from semrec.catalog.importers.movielens import FORMATS, DatasetNotFound, import_movielens, locate_dataset
 from semrec.tenants.lookup import get_tenant
 from semrec.terminal import logs_above_bars
 from semrec.tenants.models import Tenant
 
+MIND = "mind"
+#: Folders under SEMREC_DATA_DIR searched for MIND when --path is not given.
+MIND_FOLDERS = ("mind-zh", "mind")
+
 
 class Command(BaseCommand):
     help = (
-        "Import a MovieLens dataset (latest-small, 100K or 1M) into a tenant: ratings as events, "
-        "titles, genres and tags as item text. Safe to repeat: nothing is imported twice."
+        "Import a MovieLens dataset (latest-small, 100K or 1M) or MIND news clicks into a tenant. "
+        "MovieLens: ratings as events, titles, genres and tags as item text. MIND: clicks as events, "
+        "news titles and abstracts as item text. Safe to repeat: nothing is imported twice."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", required=True, help="Slug of the tenant to import into.")
         parser.add_argument("--create-tenant", action="store_true", help="Create the tenant when it does not exist.")
-        parser.add_argument("--path", help="Folder with the unpacked dataset files. Without it, the data folder or a download is used.")
         parser.add_argument(
-            "--dataset", default="ml-latest-small", choices=sorted(FORMATS), help="Which dataset to find or download when --path is not given."
+            "--path",
+            help="Folder with the unpacked dataset files; a folder with behaviors.tsv is read as MIND. "
+            "Without it, the data folder or a download (MovieLens only) is used.",
+        )
+        parser.add_argument(
+            "--dataset",
+            default="ml-latest-small",
+            choices=sorted(FORMATS) + [MIND],
+            help="Which dataset to find or download when --path is not given. "
+            "MIND is never downloaded: its licence must be accepted on its own site.",
         )
         parser.add_argument("--no-download", action="store_true", help="Fail instead of downloading when no local copy exists.")
 
@@ -28,9 +44,14 @@ class Command(BaseCommand):
 
     def _handle(self, **options):
         tenant = self._tenant(options["tenant"], options["create_tenant"])
+        path = options["path"]
+        if options["dataset"] == MIND or (path and (Path(path).expanduser() / mind.BEHAVIORS_FILE).is_file()):
+            self._import_mind(tenant, path, options["verbosity"] > 0)
+            return
+
         try:
             folder = locate_dataset(
-                options["dataset"], options["path"], settings.SEMREC_DATA_DIR, settings.SEMREC_MOVIELENS_BASE_URL, download=not options["no_download"]
+                options["dataset"], path, settings.SEMREC_DATA_DIR, settings.SEMREC_MOVIELENS_BASE_URL, download=not options["no_download"]
             )
         except DatasetNotFound as err:
             raise CommandError(str(err)) from err
@@ -51,6 +72,47 @@ class Command(BaseCommand):
                 f"({stats.events_duplicate} already present) in {stats.seconds:.1f}s ({stats.events_per_second:,.0f} events/s)."
             )
         )
+
+    def _import_mind(self, tenant: Tenant, path: str | None, show_progress: bool) -> None:
+        folder = self._mind_folder(path)
+        self.stdout.write(f"Importing MIND from {folder} into tenant '{tenant.slug}'")
+        try:
+            stats = mind.import_mind(tenant, folder, show_progress=show_progress)
+        except mind.MindFormatError as err:
+            raise CommandError(str(err)) from err
+
+        languages = ", ".join(f"{language or 'unknown'}: {count}" for language, count in sorted(stats.languages.items()))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {stats.items} news ({languages}), {stats.users} users, {stats.impressions} impressions, "
+                f"{stats.events_created} new click events ({stats.events_duplicate} already present) in {stats.seconds:.1f}s."
+            )
+        )
+        if stats.clicks_without_text:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{stats.clicks_without_text} click(s) on news without text in the news file were skipped: "
+                    "semrec needs a title for every item."
+                )
+            )
+
+    def _mind_folder(self, path: str | None) -> Path:
+        if path:
+            folder = Path(path).expanduser()
+        else:
+            candidates = [Path(settings.SEMREC_DATA_DIR).expanduser() / name for name in MIND_FOLDERS]
+            folder = next((candidate for candidate in candidates if candidate.is_dir()), None)
+            if folder is None:
+                searched = ", ".join(str(candidate) for candidate in candidates)
+                raise CommandError(
+                    f"No MIND folder was found (searched {searched}). Pass --path DIR with behaviors.tsv and a news file, "
+                    "or set SEMREC_DATA_DIR to a folder that contains mind-zh/ or mind/."
+                )
+        try:
+            mind.check_folder(folder)
+        except mind.MindFormatError as err:
+            raise CommandError(str(err)) from err
+        return folder
 
     def _tenant(self, slug: str, create: bool) -> Tenant:
         if create:
