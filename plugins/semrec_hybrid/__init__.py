@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from semrec.plugins import PluginConfig, PluginRef, ScoredItem, Scorer, hookimpl
+from semrec.plugins import PluginConfig, PluginRef, ScoredItem, Scorer, hookimpl, top_positions
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ class SubScorer(BaseModel):
     weight: float = Field(1.0, ge=0, description="Weight of this scorer in the blend.")
     short_history_weight: float | None = Field(
         None, ge=0, description="Weight for users with a short history (see short_history); empty keeps weight."
+    )
+    query_weight: float | None = Field(
+        None, ge=0, description="Weight when the request carries a query text; empty keeps weight."
     )
     config: dict[str, Any] = Field(default_factory=dict, description="That scorer's own configuration.")
 
@@ -51,6 +55,7 @@ class HybridScorer(Scorer):
     label = "Hybrid"
     description = "Blends several scorers, by weighted normalised scores or by reciprocal rank fusion."
     Config = HybridConfig
+    batch_scoring = True
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -66,9 +71,8 @@ class HybridScorer(Scorer):
     def score(self, context, k):
         totals: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
-        short = sum(entry.weight > 0 for entry in context.history) < self.config.short_history
         for sub, scorer in zip(self.config.scorers, self._scorers, strict=True):
-            weight = sub.short_history_weight if short and sub.short_history_weight is not None else sub.weight
+            weight = self._weight(sub, context)
             if weight == 0:
                 continue
             candidates = scorer.score(context, max(k, self.config.candidates))
@@ -79,6 +83,15 @@ class HybridScorer(Scorer):
         ranked = sorted(totals.items(), key=lambda pair: (-pair[1], pair[0]))[:k]
         return [ScoredItem(item_id, total, parts[item_id]) for item_id, total in ranked]
 
+    def _weight(self, sub: SubScorer, context) -> float:
+        """Pick the sub-scorer's weight: for a query first, then for a short history, else the plain one."""
+        if context.query_vector is not None and sub.query_weight is not None:
+            return sub.query_weight
+        short = sum(entry.weight > 0 for entry in context.history) < self.config.short_history
+        if short and sub.short_history_weight is not None:
+            return sub.short_history_weight
+        return sub.weight
+
     def _contributions(self, candidates: list[ScoredItem], weight: float):
         if self.config.method == "rrf":
             return [(item.item_id, weight / (self.config.rrf_k + rank)) for rank, item in enumerate(candidates, 1)]
@@ -88,6 +101,35 @@ class HybridScorer(Scorer):
         low = min(item.score for item in candidates)
         spread = (high - low) or 1.0
         return [(item.item_id, weight * (item.score - low) / spread) for item in candidates]
+
+    def score_batch(self, contexts, candidates, k):
+        totals = np.zeros((len(contexts), len(candidates)))
+        reached = np.zeros(totals.shape, dtype=bool)
+        depth = max(k, self.config.candidates)
+        for sub, scorer in zip(self.config.scorers, self._scorers, strict=True):
+            weights = np.array([self._weight(sub, context) for context in contexts], dtype=np.float64)
+            if not weights.any():
+                continue
+            scores = scorer.score_batch(contexts, candidates, depth)
+            top = top_positions(scores, depth)
+            in_blend = (top >= 0) & (weights[:, np.newaxis] != 0)
+            rows = np.broadcast_to(np.arange(len(contexts))[:, np.newaxis], top.shape)
+            contributions = self._batch_contributions(scores, top, in_blend, weights)
+            totals[rows[in_blend], top[in_blend]] += contributions[in_blend]
+            reached[rows[in_blend], top[in_blend]] = True
+        totals[~reached] = -np.inf
+        return totals
+
+    def _batch_contributions(self, scores, top, in_blend, weights) -> np.ndarray:
+        """Return the contribution of each candidate in the blend, the matrix form of :meth:`_contributions`."""
+        if self.config.method == "rrf":
+            ranks = np.arange(1, top.shape[1] + 1)
+            return weights[:, np.newaxis] / (self.config.rrf_k + ranks)[np.newaxis, :]
+        values = np.take_along_axis(scores, np.where(in_blend, top, 0), axis=1)
+        high = np.where(in_blend, values, -np.inf).max(axis=1, keepdims=True)
+        low = np.where(in_blend, values, np.inf).min(axis=1, keepdims=True)
+        spread = np.where(high - low > 0, high - low, 1.0)
+        return weights[:, np.newaxis] * np.where(in_blend, values - low, 0.0) / spread
 
 
 @hookimpl

@@ -1,10 +1,12 @@
-"""Intent models. ``passthrough``: the normalised sum of user and query vectors."""
+"""Intent models: ``softmax`` (trained over item categories) and ``passthrough`` (no training)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from semrec.plugins import IntentModel, IntentPrediction, PluginConfig, hookimpl
+
+from .softmax import SoftmaxIntent
 
 
 class PassthroughIntent(IntentModel):
@@ -24,4 +26,4 @@ class PassthroughIntent(IntentModel):
 
 @hookimpl
 def register_intent_models():
-    return [PassthroughIntent]
+    return [SoftmaxIntent, PassthroughIntent]

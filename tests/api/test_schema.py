@@ -10,6 +10,7 @@ ENDPOINTS = {
     "/api/v1/events/": "post",
     "/api/v1/users/{user_id}/recommendations/": "get",
     "/api/v1/items/{item_id}/similar/": "get",
+    "/api/v1/search/": "get",
 }
 
 
@@ -73,13 +74,21 @@ def test_schema_batch_body_is_json_array(schema, path):
 def test_schema_recommendation_parameters(schema):
     parameters = schema["paths"]["/api/v1/users/{user_id}/recommendations/"]["get"]["parameters"]
 
-    assert {parameter["name"] for parameter in parameters} == {"user_id", "n", "exclude_seen", "explain", "strategy"}
+    assert {parameter["name"] for parameter in parameters} == {"user_id", "n", "exclude_seen", "explain", "strategy", "q"}
+
+
+def test_schema_search_parameters(schema):
+    parameters = {parameter["name"]: parameter for parameter in schema["paths"]["/api/v1/search/"]["get"]["parameters"]}
+
+    assert set(parameters) == {"q", "user", "n", "exclude_seen", "explain", "strategy"}
+    assert parameters["q"]["required"] is True
+    assert parameters["q"]["schema"]["maxLength"] == 500
 
 
 def test_schema_recommendation_response(schema):
     response = schema["components"]["schemas"]["RecommendationResponse"]
 
-    assert set(response["properties"]) == {"recommendation_id", "strategy", "fell_back", "notes", "items"}
+    assert set(response["properties"]) == {"recommendation_id", "strategy", "fell_back", "notes", "items", "intent"}
 
 
 def test_docs_page_is_html(anonymous_client):

@@ -3,7 +3,7 @@
 import pytest
 
 from semrec.plugins import HistoryEntry, get_registry
-from semrec.plugins.testing import COOKING_ITEMS, SPACE_ITEMS, space_fan_context, tiny_interactions
+from semrec.plugins.testing import COOKING_ITEMS, SPACE_ITEMS, space_fan_context, tiny_interactions, tiny_item_vectors
 
 
 def _scorer(plugin_id, config=None):
@@ -85,6 +85,20 @@ def test_hybrid_short_history_weights():
     assert "popularity" in scored[0].details
     long_history = _scorer("hybrid", {**config, "short_history": 1}).score(space_fan_context(), 8)
     assert all("popularity" not in item.details for item in long_history)
+
+
+def test_hybrid_query_weights_apply_only_with_a_query():
+    config = {
+        "scorers": [{"id": "content", "weight": 1.0}, {"id": "popularity", "weight": 0.0, "query_weight": 5.0}],
+        "method": "weighted",
+    }
+    context = space_fan_context()
+    without_query = _scorer("hybrid", config).score(context, 8)
+    context.query_vector = tiny_item_vectors()[6]
+    with_query = _scorer("hybrid", config).score(context, 8)
+
+    assert all("popularity" not in item.details for item in without_query)
+    assert "popularity" in with_query[0].details
 
 
 def test_hybrid_zero_weight_scorer_skipped():

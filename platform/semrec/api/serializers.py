@@ -1,13 +1,44 @@
 """Request and response shapes, for validation of query parameters and the OpenAPI schema."""
 
+from django.conf import settings
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+
+
+class QueryTextField(serializers.CharField):
+    """Free query text: 1 to SEMREC_MAX_QUERY_LENGTH characters after trimming spaces."""
+
+    def __init__(self, **kwargs):
+        limit = settings.SEMREC_MAX_QUERY_LENGTH
+        # Lazy, so that each request gets the message in its own language.
+        messages = {
+            "blank": format_lazy(_("The query is empty. Send between 1 and {limit} characters, or leave q out."), limit=limit),
+            "max_length": _("The query is longer than {max_length} characters. Shorten it to at most {max_length}."),
+        }
+        super().__init__(max_length=limit, error_messages=messages, **kwargs)
+
+    def get_value(self, dictionary):
+        # DRF reads an empty optional form value as absent; "q=" is a mistake to report.
+        if self.field_name in dictionary and dictionary[self.field_name] == "":
+            return ""
+        return super().get_value(dictionary)
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
     n = serializers.IntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
     exclude_seen = serializers.BooleanField(default=True, help_text=_("Leave out items the user already interacted with."))
-    explain = serializers.BooleanField(default=False, help_text=_("Add an explanation to each item."))
+    explain = serializers.BooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
+    strategy = serializers.SlugField(required=False, help_text=_("Strategy name; the tenant's default when omitted."))
+    q = QueryTextField(required=False, help_text=_("Optional free text saying what the user is after now; it steers the intent."))
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = QueryTextField(help_text=_("The search text."))
+    user = serializers.CharField(required=False, max_length=255, help_text=_("External id of the user to personalise for."))
+    n = serializers.IntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
+    exclude_seen = serializers.BooleanField(default=False, help_text=_("Leave out items the user already interacted with."))
+    explain = serializers.BooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
     strategy = serializers.SlugField(required=False, help_text=_("Strategy name; the tenant's default when omitted."))
 
 
@@ -24,6 +55,15 @@ class ItemRowSerializer(serializers.Serializer):
     categories = serializers.ListField(child=serializers.CharField(), required=False)
     attributes = serializers.DictField(required=False)
     available = serializers.BooleanField(required=False, default=True)
+    language = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=35,
+        help_text=_(
+            "BCP 47 language tag of the item's text, such as zh-Hans, zh-Hant or en. "
+            "When omitted or empty, Chinese, Japanese and Korean are detected from the script; other text stays unknown."
+        ),
+    )
 
 
 class UserRowSerializer(serializers.Serializer):
@@ -67,9 +107,20 @@ class RecommendedItemSerializer(serializers.Serializer):
     explanation = ExplanationSerializer(required=False)
 
 
+class IntentLabelSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    probability = serializers.FloatField()
+
+
+class IntentSerializer(serializers.Serializer):
+    model = serializers.CharField(help_text=_("The intent model that read the intent."))
+    top = IntentLabelSerializer(many=True, help_text=_("The most likely intents; empty for models without a distribution."))
+
+
 class RecommendationResponseSerializer(serializers.Serializer):
     recommendation_id = serializers.UUIDField()
     strategy = serializers.CharField()
     fell_back = serializers.BooleanField()
     notes = serializers.ListField(child=serializers.CharField())
     items = RecommendedItemSerializer(many=True)
+    intent = IntentSerializer(required=False, help_text=_("Only with explain=1."))

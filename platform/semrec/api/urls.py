@@ -14,6 +14,7 @@ urlpatterns = [
     re_path(r"^events/?$", views.EventBatchView.as_view(), name="events"),
     re_path(r"^users/(?P<user_id>.+)/recommendations/?$", views.RecommendationsView.as_view(), name="recommendations"),
     re_path(r"^items/(?P<item_id>.+)/similar/?$", views.SimilarItemsView.as_view(), name="similar-items"),
+    re_path(r"^search/?$", views.SearchView.as_view(), name="search"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",

@@ -144,6 +144,30 @@ class RecommendationsView(APIView):
                 exclude_seen=params["exclude_seen"],
                 explain=params["explain"],
                 strategy_name=params.get("strategy"),
+                query=params.get("q"),
+            )
+        return _response(result)
+
+
+class SearchView(APIView):
+    @extend_schema(
+        summary="Search items by meaning, personalised for a user when one is given",
+        parameters=[serializers.SearchQuerySerializer],
+        responses={200: serializers.RecommendationResponseSerializer},
+    )
+    def get(self, request):
+        params = _query_params(serializers.SearchQuerySerializer, request)
+        tenant = request.user.tenant
+        user = _get_user(tenant, params["user"]) if params.get("user") else None
+        with _strategy_lookup():
+            result = service.search_items(
+                tenant,
+                params["q"],
+                user=user,
+                n=params["n"],
+                exclude_seen=params["exclude_seen"],
+                explain=params["explain"],
+                strategy_name=params.get("strategy"),
             )
         return _response(result)
 

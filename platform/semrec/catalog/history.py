@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from semrec.plugins import HistoryEntry, InteractionData
+from semrec.plugins import HistoryEntry, InteractionData, SearchEntry
 from semrec.strategies.options import StrategyOptions
 from semrec.tenants.models import Tenant
 
-from .models import Event
+from .models import Event, EventKind
 
 SECONDS_PER_DAY = 86400.0
 
@@ -28,6 +28,31 @@ def load_history(user_pk: int, options: StrategyOptions) -> tuple[list[HistoryEn
         # Items older than the weighted history are still seen.
         seen = set(events.values_list("item_id", flat=True).distinct())
     return weigh_history(rows, options), seen
+
+
+def load_searches(user_pk: int, options: StrategyOptions, newest: float | None = None) -> list[SearchEntry]:
+    """Return the user's newest searches (newest first), weighted like other events.
+
+    Ages count back from ``newest`` (Unix seconds), the user's newest item
+    event, or from the newest search when that is later or unknown.
+    """
+    if options.search_history_limit == 0:
+        return []
+    rows = list(
+        Event.objects.filter(user_id=user_pk, kind=EventKind.SEARCH)
+        .order_by("-timestamp")
+        .values_list("query", "timestamp")[: options.search_history_limit]
+    )
+    if not rows:
+        return []
+    newest = max(newest or 0.0, rows[0][1].timestamp())
+    searches = []
+    for query, timestamp in rows:
+        age_days = (newest - timestamp.timestamp()) / SECONDS_PER_DAY
+        weight = options.event_weight(EventKind.SEARCH, None, age_days)
+        if weight > 0 and query:
+            searches.append(SearchEntry(query, weight, timestamp.timestamp()))
+    return searches
 
 
 def load_histories(user_pks: list[int], options: StrategyOptions) -> dict[int, list[HistoryEntry]]:

@@ -25,6 +25,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    from .batch import CandidateItems
     from .context import ScoringContext
 
 
@@ -99,9 +100,21 @@ class Plugin(ABC):
 
 
 class Encoder(Plugin):
-    """Turns texts into L2-normalised vectors of a fixed dimension."""
+    """Turns texts into L2-normalised vectors of a fixed dimension.
+
+    An encoder that learns from the tenant's item texts (IDF weights, a
+    vocabulary) sets ``fits_on_texts`` and ``trainable`` and implements
+    :meth:`fit_texts`, ``dump`` and ``load``. The encode job fits it and
+    stores its state as a ModelVersion. The core never calls its ``fit``.
+    """
 
     family = "encoder"
+    #: True when the encoder learns from item texts with :meth:`fit_texts`.
+    fits_on_texts: ClassVar[bool] = False
+    #: Primary key of the ModelVersion whose state the core fitted or loaded
+    #: into this instance, or None while unfitted. The core sets it, never the
+    #: plugin, because the embedding space of a fitted encoder depends on it.
+    model_version_id: int | None = None
 
     @property
     @abstractmethod
@@ -114,16 +127,41 @@ class Encoder(Plugin):
         """Length of every vector this encoder returns."""
 
     @abstractmethod
-    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> np.ndarray:
-        """Encode ``texts`` into a float32 array of shape ``(len(texts), dimension)``."""
+    def encode(
+        self, texts: Sequence[str], progress: ProgressCallback | None = None, languages: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Encode ``texts`` into a float32 array of shape ``(len(texts), dimension)``.
+
+        ``languages`` contains one BCP 47 tag per text ("" when unknown), or is
+        None when the caller does not know them. Encoders that do not need the
+        language accept the argument and ignore it.
+        """
+
+    def fit_texts(
+        self, texts: Sequence[str], languages: Sequence[str] | None = None, progress: ProgressCallback | None = None
+    ) -> dict[str, float]:
+        """Learn state from the tenant's item texts and return fit metrics; for ``fits_on_texts`` encoders."""
+        raise NotImplementedError(
+            f"Encoder '{self.id}' does not learn from item texts: only encoders with fits_on_texts = True implement fit_texts()."
+        )
 
     def encode_query(self, text: str) -> np.ndarray:
         """Encode a search query; models with query prefixes override this."""
         return self.encode([text])[0]
 
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode many search queries; override when a batch is faster than one by one."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.encode_query(text) for text in texts])
+
 
 class IntentModel(Plugin):
-    """Maps user and query vectors to intent vectors and distributions."""
+    """Maps user and query vectors to intent vectors and distributions.
+
+    Trainable intent models receive :class:`IntentExamples` in ``fit``
+    instead of interactions.
+    """
 
     family = "intent_model"
 
@@ -150,9 +188,31 @@ class Scorer(Plugin):
     def bind_sub_scorers(self, scorers: Sequence[Scorer]) -> None:
         """Receive the scorers named by :meth:`sub_scorers`, in the same order."""
 
+    #: True when :meth:`score_batch` computes the score matrix itself. False
+    #: means the base class fills it by calling :meth:`score` once per context.
+    batch_scoring: ClassVar[bool] = False
+
     @abstractmethod
     def score(self, context: ScoringContext, k: int) -> list[ScoredItem]:
         """Return up to ``k`` items, best first, none of them in ``context.exclude``."""
+
+    def score_batch(self, contexts: Sequence[ScoringContext], candidates: CandidateItems, k: int) -> np.ndarray:
+        """Score every candidate for every context, for offline evaluation.
+
+        Returns a float matrix of shape ``(len(contexts), len(candidates))``
+        whose columns follow ``candidates.item_ids``. ``-inf`` marks an item
+        the scorer would not return for that user: excluded, unknown to the
+        scorer, or (in this default) below the ``k`` items :meth:`score`
+        returns. The ``k`` best finite entries of row ``i`` are the items
+        that ``score(contexts[i], k)`` returns, in the same order.
+        """
+        matrix = np.full((len(contexts), len(candidates)), -np.inf)
+        for row, context in enumerate(contexts):
+            scored = self.score(context, k)
+            columns = candidates.positions([item.item_id for item in scored])
+            values = np.array([item.score for item in scored], dtype=np.float64)
+            matrix[row, columns[columns >= 0]] = values[columns >= 0]
+        return matrix
 
 
 class Explainer(Plugin):

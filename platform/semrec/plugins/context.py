@@ -8,12 +8,12 @@ request and serves these calls from pgvector and the event log.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
 
 import numpy as np
 
-from .types import HistoryEntry
+from .types import HistoryEntry, SearchEntry
 
 
 class ScoringContext(ABC):
@@ -28,24 +28,29 @@ class ScoringContext(ABC):
         history: Sequence[HistoryEntry],
         exclude: Iterable[int] = (),
         query_text: str | None = None,
+        searches: Sequence[SearchEntry] = (),
     ):
         self.tenant_id = tenant_id
         self.strategy_id = strategy_id
         self.user_id = user_id
         self.history = list(history)
+        self.searches = list(searches)
         self.exclude = frozenset(exclude)
         self.query_text = query_text
         self.query_vector: np.ndarray | None = None
         self.intent_vector: np.ndarray | None = None
+        #: Id of the intent model that set ``intent_vector``, when one did.
+        self.intent_model_id: str | None = None
         self.intent_distribution: dict[str, float] | None = None
 
     @cached_property
     def user_vector(self) -> np.ndarray | None:
-        """Weighted, normalised mean of the history's item vectors, or None."""
-        if not self.history:
+        """Weighted, normalised mean of the history's item and query vectors, or None."""
+        if not self.history and not self.searches:
             return None
         vectors = self.item_vectors([entry.item_id for entry in self.history if entry.weight > 0])
-        return weighted_mean(self.history, vectors)
+        queries = [entry.query for entry in self.searches if entry.weight > 0]
+        return weighted_mean(self.history, vectors, self.searches, self.query_vectors(queries) if queries else {})
 
     @property
     def retrieval_vector(self) -> np.ndarray | None:
@@ -65,6 +70,10 @@ class ScoringContext(ABC):
     def item_vectors(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """Return the vectors of those items that have one."""
 
+    def query_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the encoder's vector of each query text; contexts without an encoder return none."""
+        return {}
+
     @abstractmethod
     def popular_items(self, k: int, window_days: float | None = None) -> list[tuple[int, float]]:
         """Return up to ``k`` ``(item_id, interaction count)`` pairs, most popular first.
@@ -75,12 +84,19 @@ class ScoringContext(ABC):
         """
 
 
-def weighted_mean(history: Sequence[HistoryEntry], vectors: Mapping[int, np.ndarray]) -> np.ndarray | None:
-    """Return the normalised weighted mean of the history items' vectors, or None.
+def weighted_mean(
+    history: Sequence[HistoryEntry],
+    vectors: Mapping[int, np.ndarray],
+    searches: Sequence[SearchEntry] = (),
+    query_vectors: Mapping[str, np.ndarray] | None = None,
+) -> np.ndarray | None:
+    """Return the normalised weighted mean of the history's item and query vectors, or None.
 
     Entries with no vector or a weight of zero or less are left out.
     """
     rows = [(vectors[entry.item_id], entry.weight) for entry in history if entry.weight > 0 and entry.item_id in vectors]
+    if searches and query_vectors:
+        rows += [(query_vectors[entry.query], entry.weight) for entry in searches if entry.weight > 0 and entry.query in query_vectors]
     if not rows:
         return None
     stacked = np.stack([vector for vector, _ in rows])
@@ -106,6 +122,7 @@ class InMemoryContext(ScoringContext):
         interactions: Sequence[tuple[int, int, float]] = (),
         unavailable: Iterable[int] = (),
         newest_timestamp: float | None = None,
+        query_encoder: Callable[[str], np.ndarray] | None = None,
         **kwargs,
     ):
         super().__init__(tenant_id=kwargs.pop("tenant_id", 0), strategy_id=kwargs.pop("strategy_id", None), **kwargs)
@@ -113,6 +130,7 @@ class InMemoryContext(ScoringContext):
         self._interactions = list(interactions)
         self._unavailable = frozenset(unavailable)
         self._newest = newest_timestamp
+        self._query_encoder = query_encoder
 
     def _allowed(self, item_id: int) -> bool:
         return item_id not in self.exclude and item_id not in self._unavailable
@@ -128,6 +146,11 @@ class InMemoryContext(ScoringContext):
 
     def item_vectors(self, item_ids: Sequence[int]) -> dict[int, np.ndarray]:
         return {item_id: self._vectors[item_id] for item_id in item_ids if item_id in self._vectors}
+
+    def query_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        if self._query_encoder is None:
+            return {}
+        return {text: np.asarray(self._query_encoder(text), dtype=np.float32) for text in texts}
 
     def popular_items(self, k: int, window_days: float | None = None) -> list[tuple[int, float]]:
         # ``interactions`` rows are (user_id, item_id, timestamp).

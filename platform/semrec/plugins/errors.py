@@ -28,3 +28,7 @@ class PluginConfigError(PluginError):
 
 class PluginNotFitted(PluginError):
     """A trainable plugin was asked to serve before it was trained or loaded."""
+
+
+class InsufficientTrainingData(PluginError):
+    """A trainable plugin found too little data to learn from; retrying will not help until data grows."""

@@ -30,6 +30,15 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class SearchEntry:
+    """One search of the user: query text, weight and Unix timestamp."""
+
+    query: str
+    weight: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
 class Evidence:
     """An item from the user's history that supports a recommendation."""
 
@@ -68,12 +77,16 @@ class InteractionData:
     """Weighted user-item interactions that trainable plugins learn from.
 
     Ids are the core's internal integer ids; ``timestamps`` are Unix seconds.
+    ``item_vectors`` maps item ids to their unit vectors in the strategy's
+    embedding space, for plugins that learn from item text as well. It is
+    None when the core passes no vectors.
     """
 
     user_ids: np.ndarray
     item_ids: np.ndarray
     weights: np.ndarray
     timestamps: np.ndarray
+    item_vectors: dict[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.user_ids)
@@ -93,3 +106,27 @@ class InteractionData:
         )
         matrix.sum_duplicates()
         return matrix, user_index, item_index
+
+
+@dataclass
+class IntentExamples:
+    """Training examples for intent models, built by the core from a tenant's events.
+
+    Row ``i`` describes one engagement with an item. It has the user's
+    vector from the history before it and the vector of the query that led
+    to it (zeros when none did). Its target is a distribution over
+    ``labels`` that gives each of the item's categories an equal share, and
+    ``item_vectors`` has the engaged item's own vector. ``centroids[j]`` is the normalised mean
+    vector of the items labelled ``labels[j]``. Rows are in time order.
+    """
+
+    user_vectors: np.ndarray
+    query_vectors: np.ndarray
+    targets: np.ndarray
+    labels: list[str]
+    centroids: np.ndarray
+    timestamps: np.ndarray
+    item_vectors: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.targets)

@@ -10,9 +10,11 @@ import numpy as np
 from django.db.models import Count
 
 from semrec.catalog.models import Event, Item
-from semrec.plugins import ScoringContext
+from semrec.plugins import Encoder, ScoringContext
 from semrec.vectors import search
 from semrec.vectors.models import EmbeddingSpace
+
+from .queries import query_vectors
 
 POPULARITY_CACHE_SECONDS = 60.0
 # NOTE: only the top POPULARITY_POOL items are cached per tenant, so a user
@@ -24,9 +26,10 @@ _popularity_cache: dict[tuple[int, float | None], tuple[float, list[tuple[int, f
 
 
 class DatabaseContext(ScoringContext):
-    def __init__(self, *, space: EmbeddingSpace | None, **kwargs):
+    def __init__(self, *, space: EmbeddingSpace | None, encoder: Encoder | None = None, **kwargs):
         super().__init__(**kwargs)
         self.space = space
+        self.encoder = encoder
         self._vector_cache: dict[int, np.ndarray] = {}
 
     def nearest_items(self, vector, k):
@@ -41,6 +44,11 @@ class DatabaseContext(ScoringContext):
         if missing:
             self._vector_cache.update(search.item_vectors(self.space, missing))
         return {item_id: self._vector_cache[item_id] for item_id in item_ids if item_id in self._vector_cache}
+
+    def query_vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        if self.encoder is None:
+            return {}
+        return query_vectors(self.encoder, texts)
 
     def popular_items(self, k, window_days=None):
         ranked = tenant_popularity(self.tenant_id, window_days)

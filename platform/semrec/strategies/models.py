@@ -42,7 +42,7 @@ class Strategy(models.Model):
     is_default = models.BooleanField(_("default"), default=False)
     encoder_id = models.CharField(_("encoder"), max_length=100, default="transformers")
     encoder_config = models.JSONField(_("encoder configuration"), default=dict, blank=True)
-    intent_model_id = models.CharField(_("intent model"), max_length=100, blank=True, default="")
+    intent_model_id = models.CharField(_("intent model"), max_length=100, blank=True, default="softmax")
     intent_model_config = models.JSONField(_("intent model configuration"), default=dict, blank=True)
     scorer_id = models.CharField(_("scorer"), max_length=100, default="hybrid")
     scorer_config = models.JSONField(_("scorer configuration"), default=dict, blank=True)

@@ -1,4 +1,4 @@
-"""Strategy options that belong to the core: event weights and history handling."""
+"""Strategy options that belong to the core: event weights, history handling and intent steering."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DEFAULT_EVENT_WEIGHTS = {
     "like": 2.0,
     "rating": 1.0,
     "dislike": 0.0,
-    "search": 0.0,
+    "search": 1.0,
 }
 
 
@@ -31,6 +31,39 @@ class StrategyOptions(BaseModel):
         180.0, gt=0, description="An event loses half its weight this many days before the user's newest one; empty keeps all weights."
     )
     history_limit: int = Field(500, ge=1, le=100_000, description="Most recent events read per user at request time.")
+    search_history_limit: int = Field(
+        20, ge=0, le=1000, description="Most recent searches whose query text joins the user's vector; 0 ignores searches."
+    )
+    intent_boost: float = Field(
+        0.3,
+        ge=0,
+        le=10,
+        description="How strongly the predicted intent boosts candidates by category: each candidate's normalised score "
+        "gains this much times the probability of its categories. 0 turns the boost off.",
+    )
+    intent_min_probability: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Candidates whose categories together have a lower predicted probability are filtered out "
+        "(unless too few would be left). 0 filters nothing.",
+    )
+    query_rerank_weight: float = Field(
+        0.0,
+        ge=0,
+        le=10,
+        description="With a query, the scorer's candidates are re-ranked by their normalised score plus this much "
+        "times their normalised cosine similarity to the query. 0 turns the re-ranking off.",
+    )
+    query_candidates: int = Field(
+        200, ge=10, le=5000, description="Candidates asked of the scorer for re-ranking by query_rerank_weight."
+    )
+    search_query_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Share of the query in personalised search scores; the rest goes to the user's intent vector.",
+    )
 
     def event_weight(self, kind: str, value: float | None, age_days: float) -> float:
         """Weight of one event, ``age_days`` before the user's newest event."""

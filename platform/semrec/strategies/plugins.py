@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from semrec.plugins import Encoder, Explainer, IntentModel, Plugin, Scorer, get_registry
-from semrec.vectors.models import config_fingerprint
+from semrec.vectors.models import plugin_fingerprint
 
 from .models import Strategy
 
@@ -28,7 +28,7 @@ class StrategyPlugins:
 
 def role_of(plugin: Plugin) -> str:
     """Return the ModelVersion role of a trainable plugin: its family, id and config hash."""
-    return f"{plugin.family}:{plugin.id}:{config_fingerprint(plugin.id, plugin.config.model_dump(mode='json'))}"
+    return f"{plugin.family}:{plugin.id}:{plugin_fingerprint(plugin)}"
 
 
 def build_plugins(strategy: Strategy) -> StrategyPlugins:

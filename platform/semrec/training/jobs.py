@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import transaction
@@ -11,12 +13,13 @@ from django.db import transaction
 from semrec.catalog.history import load_histories, load_interactions
 from semrec.catalog.models import Item, User, item_text
 from semrec.strategies.models import Strategy
-from semrec.strategies.plugins import build_plugins
-from semrec.plugins import weighted_mean
+from semrec.strategies.plugins import build_plugins, role_of
+from semrec.plugins import Encoder, InsufficientTrainingData, weighted_mean
 from semrec.vectors.models import ItemVector, UserVector
 from semrec.vectors.search import item_vectors
-from semrec.vectors.spaces import get_or_create_space
+from semrec.vectors.spaces import find_space, get_or_create_space, load_model_version
 
+from .intent_examples import load_intent_examples
 from .models import ModelVersion, RunProgress
 
 logger = logging.getLogger(__name__)
@@ -25,22 +28,73 @@ ENCODE_CHUNK = 1024
 USER_CHUNK = 500
 
 
+@dataclass(frozen=True)
+class ItemRow:
+    """An item as the encoder receives it."""
+
+    pk: int
+    text_hash: str
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class TextFit:
+    """The ModelVersion an encoder that fits on texts was loaded from or fitted into."""
+
+    version: ModelVersion
+    is_new: bool
+    metrics: dict = field(default_factory=dict)
+
+
 def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False) -> dict:
-    """Encode the tenant's items whose text changed, then rebuild user vectors."""
+    """Encode the tenant's items whose text changed, then rebuild user vectors.
+
+    An encoder that fits on texts first loads the strategy's active version,
+    or fits on every item text when there is none or ``force`` is set. A new
+    fit has a space of its own, so every item is encoded again, and its
+    version is activated only once that space is complete: serving keeps the
+    previous fit and its vectors until then.
+    """
     plugins = build_plugins(strategy)
+    fit = _prepare_encoder(strategy, plugins.encoder, progress, force)
     space = get_or_create_space(strategy.tenant, plugins.encoder)
 
+    try:
+        result = _encode_into(strategy, plugins.encoder, space, progress, force)
+    except Exception:
+        if fit is not None and fit.is_new:
+            _discard_fit(strategy, fit.version, space)
+        raise
+
+    if fit is not None and fit.is_new:
+        fit.version.activate()
+        logger.info("Strategy %s: activated model version %s of encoder %s", strategy.pk, fit.version.pk, plugins.encoder.id)
+    return {**result, **_fit_result(fit)}
+
+
+def _item_rows(tenant) -> Iterator[ItemRow]:
+    items = Item.objects.filter(tenant=tenant).order_by("pk").values_list(
+        "id", "text_hash", "title", "description", "tags", "categories", "language"
+    )
+    for pk, text_hash, title, description, tags, categories, language in items.iterator(chunk_size=5000):
+        yield ItemRow(pk, text_hash, item_text(title, description, tags, categories), language)
+
+
+def _encode_into(strategy: Strategy, encoder: Encoder, space, progress: RunProgress, force: bool) -> dict:
     encoded = dict(ItemVector.objects.filter(space=space).values_list("item_id", "text_hash"))
-    items = Item.objects.filter(tenant=strategy.tenant).values_list("id", "text_hash", "title", "description", "tags", "categories")
-    pending = [row for row in items.iterator(chunk_size=5000) if force or encoded.get(row[0]) != row[1]]
+    pending = [row for row in _item_rows(strategy.tenant) if force or encoded.get(row.pk) != row.text_hash]
     logger.info("Strategy %s: %d items to encode in space %s", strategy.pk, len(pending), space.pk)
 
     started = time.perf_counter()
     progress.stage("encode items", len(pending))
     for start in range(0, len(pending), ENCODE_CHUNK):
         chunk = pending[start : start + ENCODE_CHUNK]
-        texts = [item_text(title, description, tags, categories) for _, _, title, description, tags, categories in chunk]
-        vectors = plugins.encoder.encode(texts, progress=lambda done, _total, offset=start: progress(offset + done, len(pending)))
+        vectors = encoder.encode(
+            [row.text for row in chunk],
+            progress=lambda done, _total, offset=start: progress(offset + done, len(pending)),
+            languages=[row.language for row in chunk],
+        )
         _save_item_vectors(space, chunk, vectors)
     encode_seconds = time.perf_counter() - started
 
@@ -56,9 +110,99 @@ def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False)
     }
 
 
-def _save_item_vectors(space, chunk, vectors: np.ndarray) -> None:
+# Encoders that fit on item texts
+
+
+def _prepare_encoder(strategy: Strategy, encoder: Encoder, progress: RunProgress, force: bool) -> TextFit | None:
+    """Load the encoder's active version or fit it; return None when it does not fit on texts or has no items."""
+    if not encoder.fits_on_texts:
+        return None
+    if not force:
+        version = load_active_fit(strategy, encoder)
+        # NOTE: items added since the fit are encoded with its IDF weights
+        # and SVD, which leave out terms the fit never saw. Encode with
+        # --force to fit again when the catalogue has changed much.
+        if version is not None:
+            return TextFit(version, is_new=False)
+
+    rows = list(_item_rows(strategy.tenant))
+    if not rows:
+        logger.info("Strategy %s: tenant %s has no items, so encoder %s stays unfitted", strategy.pk, strategy.tenant_id, encoder.id)
+        return None
+    return _fit_encoder(strategy, encoder, rows, progress)
+
+
+def load_active_fit(strategy: Strategy, encoder: Encoder) -> ModelVersion | None:
+    """Load the strategy's active version into an encoder that fits on texts; return it, or None when there is none."""
+    if not encoder.fits_on_texts:
+        return None
+    version = _active_encoder_version(strategy, encoder)
+    if version is None or not _try_load(strategy, encoder, version):
+        return None
+    return version
+
+
+def _active_encoder_version(strategy: Strategy, encoder: Encoder) -> ModelVersion | None:
+    return ModelVersion.objects.filter(strategy=strategy, role=role_of(encoder), is_active=True).first()
+
+
+def _try_load(strategy: Strategy, encoder: Encoder, version: ModelVersion) -> bool:
+    try:
+        load_model_version(encoder, version)
+    except ValueError as err:
+        logger.warning(
+            "Strategy %s: model version %s of encoder %s cannot be loaded: %s",
+            strategy.pk, version.pk, encoder.id, err,
+        )
+        return False
+    return True
+
+
+def _fit_encoder(strategy: Strategy, encoder: Encoder, rows: list[ItemRow], progress: RunProgress) -> TextFit:
+    """Fit the encoder on every item text and store its state as a new, inactive ModelVersion."""
+    progress.stage(f"fit {encoder.id}", len(rows))
+    started = time.perf_counter()
+    try:
+        metrics = encoder.fit_texts([row.text for row in rows], languages=[row.language for row in rows], progress=progress)
+    except ValueError as err:
+        raise ValueError(
+            f"Encoder '{encoder.id}' of strategy '{strategy.name}' could not be fitted on the {len(rows)} item texts "
+            f"of tenant '{strategy.tenant.slug}': {err}"
+        ) from err
+    metrics["fit_seconds"] = round(time.perf_counter() - started, 3)
+
+    version = ModelVersion.objects.create(
+        tenant=strategy.tenant,
+        strategy=strategy,
+        role=role_of(encoder),
+        plugin_id=encoder.id,
+        plugin_version=encoder.version,
+        artifact=encoder.dump(),
+        metrics=metrics,
+    )
+    # Encode items with the state as stored, which may be rounded (float16),
+    # so that serving processes, which load it, encode queries alike.
+    load_model_version(encoder, version)
+    logger.info("Strategy %s: fitted encoder %s on %d item texts as model version %s", strategy.pk, encoder.id, len(rows), version.pk)
+    return TextFit(version, is_new=True, metrics=metrics)
+
+
+def _discard_fit(strategy: Strategy, version: ModelVersion, space) -> None:
+    """Delete a new fit whose space could not be completed, so no run finds it half-built."""
+    logger.warning("Strategy %s: deleting model version %s and space %s after a failed encode", strategy.pk, version.pk, space.pk)
+    space.delete()
+    version.delete()
+
+
+def _fit_result(fit: TextFit | None) -> dict:
+    if fit is None:
+        return {"model_version": None, "fitted": False}
+    return {"model_version": fit.version.pk, "fitted": fit.is_new, **({"fit": fit.metrics} if fit.is_new else {})}
+
+
+def _save_item_vectors(space, chunk: list[ItemRow], vectors: np.ndarray) -> None:
     objects = [
-        ItemVector(space=space, item_id=row[0], text_hash=row[1], embedding=vector)
+        ItemVector(space=space, item_id=row.pk, text_hash=row.text_hash, embedding=vector)
         for row, vector in zip(chunk, vectors, strict=True)
     ]
     with transaction.atomic():
@@ -88,7 +232,11 @@ def rebuild_user_vectors(strategy: Strategy, space, progress: RunProgress) -> in
 
 
 def train_strategy(strategy: Strategy, progress: RunProgress) -> dict:
-    """Fit every trainable plugin of the strategy and activate the new versions."""
+    """Fit every trainable plugin of the strategy and activate the new versions.
+
+    A plugin that finds too little data is skipped with its reason, so the
+    others still train. The run fails only when none could be trained.
+    """
     plugins = build_plugins(strategy)
     if not plugins.trainables:
         return {"trained": []}
@@ -101,24 +249,66 @@ def train_strategy(strategy: Strategy, progress: RunProgress) -> dict:
             f"Tenant '{strategy.tenant.slug}' has no positive interactions to train on. "
             "Import or send events first."
         )
+    data.item_vectors = _interaction_item_vectors(strategy, plugins, data)
 
-    trained = []
+    trained, skipped = [], []
     for role, instances in plugins.trainables.items():
         plugin = instances[0]
+        try:
+            trained.append(_train_role(strategy, plugins, role, plugin, data, progress))
+        except InsufficientTrainingData as err:
+            logger.warning("Strategy %s: %s not trained: %s", strategy.pk, plugin.id, err)
+            skipped.append({"role": role, "plugin": plugin.id, "reason": str(err)})
+    if not trained:
+        raise InsufficientTrainingData(" ".join(entry["reason"] for entry in skipped))
+    return {"trained": trained, "skipped": skipped}
+
+
+def _interaction_item_vectors(strategy: Strategy, plugins, data) -> dict | None:
+    """Return the vectors of the interactions' items in the strategy's space, or None before encoding."""
+    load_active_fit(strategy, plugins.encoder)
+    space = find_space(strategy.tenant, plugins.encoder)
+    if space is None:
+        return None
+    return item_vectors(space, np.unique(data.item_ids).tolist())
+
+
+def _train_role(strategy: Strategy, plugins, role: str, plugin, interactions, progress: RunProgress) -> dict:
+    if plugin.family == "intent_model":
+        examples = _intent_examples(strategy, plugins, progress)
         progress.stage(f"train {plugin.id}", 0)
         started = time.perf_counter()
-        metrics = plugin.fit(data, progress=progress)
-        metrics["train_seconds"] = round(time.perf_counter() - started, 3)
-        version = ModelVersion.objects.create(
-            tenant=strategy.tenant,
-            strategy=strategy,
-            role=role,
-            plugin_id=plugin.id,
-            plugin_version=plugin.version,
-            artifact=plugin.dump(),
-            metrics=metrics,
+        metrics = plugin.fit(examples, progress=progress)
+    else:
+        progress.stage(f"train {plugin.id}", 0)
+        started = time.perf_counter()
+        metrics = plugin.fit(interactions, progress=progress)
+    metrics["train_seconds"] = round(time.perf_counter() - started, 3)
+
+    version = ModelVersion.objects.create(
+        tenant=strategy.tenant,
+        strategy=strategy,
+        role=role,
+        plugin_id=plugin.id,
+        plugin_version=plugin.version,
+        artifact=plugin.dump(),
+        metrics=metrics,
+    )
+    version.activate()
+    logger.info("Strategy %s: trained %s as model version %s in %.1fs", strategy.pk, plugin.id, version.pk, metrics["train_seconds"])
+    return {"role": role, "model_version": version.pk, **metrics}
+
+
+def _intent_examples(strategy: Strategy, plugins, progress: RunProgress):
+    # The examples need the item vectors and query vectors of the fit that serving uses.
+    load_active_fit(strategy, plugins.encoder)
+    space = find_space(strategy.tenant, plugins.encoder)
+    if space is None:
+        raise InsufficientTrainingData(
+            f"Intent model '{plugins.intent_model.id}' needs item vectors, and strategy '{strategy.name}' has none yet. "
+            "Encode items first (manage.py semrec_encode)."
         )
-        version.activate()
-        logger.info("Strategy %s: trained %s as model version %s in %.1fs", strategy.pk, plugin.id, version.pk, metrics["train_seconds"])
-        trained.append({"role": role, "model_version": version.pk, **metrics})
-    return {"trained": trained}
+    progress.stage("build intent examples", 1)
+    examples = load_intent_examples(strategy, space, plugins.encoder)
+    progress(1, 1)
+    return examples

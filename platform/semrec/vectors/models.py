@@ -25,6 +25,15 @@ def config_fingerprint(plugin_id: str, config: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def plugin_fingerprint(plugin) -> str:
+    """Return the fingerprint of a plugin instance's id and the options set away from their defaults.
+
+    Defaults are left out, so a plugin release that adds an option keeps
+    the spaces and model versions built before it.
+    """
+    return config_fingerprint(plugin.id, plugin.config.model_dump(mode="json", exclude_defaults=True))
+
+
 class EmbeddingSpace(models.Model):
     """One encoder with one configuration, for one tenant."""
 

@@ -7,7 +7,6 @@ from semrec.training.models import TrainingRun
 from semrec.training.runs import RunFailed, run_now
 
 
-
 class Command(BaseCommand):
     help = "Train every trainable plugin of a strategy (such as collaborative filtering) and activate the new versions."
 
@@ -33,3 +32,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Strategy '{strategy.name}' has no trainable plugins; nothing to train.")
         for entry in trained:
             self.stdout.write(self.style.SUCCESS(f"Trained {entry['role']} in {entry['train_seconds']:.1f}s: model version {entry['model_version']}."))
+        for entry in run.result.get("skipped", []):
+            self.stderr.write(self.style.WARNING(f"Skipped {entry['role']}: {entry['reason']}"))
