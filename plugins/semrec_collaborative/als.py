@@ -36,6 +36,7 @@ class AlsScorer(Scorer):
     )
     Config = AlsConfig
     trainable = True
+    batch_scoring = True
 
     def __init__(self, config=None):
         super().__init__(config)
@@ -122,3 +123,16 @@ class AlsScorer(Scorer):
             ScoredItem(int(self.item_ids[position]), float(scores[position]), {"collaborative": float(scores[position])})
             for position in top
         ]
+
+    def score_batch(self, contexts, candidates, k):
+        self.require_fitted()
+        matrix = np.full((len(contexts), len(candidates)), -np.inf)
+        factors = {row: self.user_factor(context.history) for row, context in enumerate(contexts)}
+        rows = [row for row, factor in factors.items() if factor is not None]
+        targets = candidates.positions(self.item_ids)
+        known = targets >= 0
+        if rows:
+            scores = np.stack([factors[row] for row in rows]) @ self.item_factors.T
+            matrix[np.ix_(rows, targets[known])] = scores[:, known]
+        matrix[candidates.exclusion_mask(contexts)] = -np.inf
+        return matrix

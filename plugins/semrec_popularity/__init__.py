@@ -1,5 +1,6 @@
 """Popularity scorer: the most interacted-with items, all-time or recent."""
 
+import numpy as np
 from pydantic import Field
 
 from semrec.plugins import PluginConfig, ScoredItem, Scorer, hookimpl
@@ -18,6 +19,7 @@ class PopularityScorer(Scorer):
     label = "Popularity"
     description = "Ranks items by how many interactions they had, all-time or in a recent window. The fallback for cold users."
     Config = PopularityConfig
+    batch_scoring = True
 
     def score(self, context, k):
         popular = context.popular_items(k, window_days=self.config.window_days)
@@ -25,6 +27,14 @@ class PopularityScorer(Scorer):
             return []
         top = popular[0][1] or 1.0
         return [ScoredItem(item_id, count / top, {"popularity": count / top}) for item_id, count in popular]
+
+    def score_batch(self, contexts, candidates, k):
+        counts = candidates.popularity(self.config.window_days)
+        matrix = np.tile(np.where(counts > 0, counts, -np.inf), (len(contexts), 1))
+        matrix[candidates.exclusion_mask(contexts)] = -np.inf
+        # Like score(): each row is divided by its most popular item that the user may get.
+        top = matrix.max(axis=1, initial=-np.inf, keepdims=True)
+        return np.divide(matrix, top, out=matrix.copy(), where=np.isfinite(top))
 
 
 @hookimpl

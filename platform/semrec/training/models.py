@@ -54,6 +54,7 @@ class TrainingRun(models.Model):
     class Kind(models.TextChoices):
         ENCODE = "encode", _("encode items")
         TRAIN = "train", _("train")
+        EVALUATE = "evaluate", _("evaluate")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")

@@ -1,0 +1,1 @@
+"""Offline evaluation of strategies: splits, ranking metrics and the leaderboard."""
