@@ -24,10 +24,10 @@ STATE_DIR = Path(env.str("SEMREC_STATE_DIR", default=str(BASE_DIR / ".semrec")))
 # DEBUG off means production: SECRET_KEY is then required and the HTTPS
 # settings further down default to on.
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="semrec-insecure-development-key-change-me" if DEBUG else "")
+SECRET_KEY = env.str("SECRET_KEY", default="") or ("semrec-insecure-development-key-change-me" if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
-        "SECRET_KEY is not set, and it is required when DEBUG is off. Set the SECRET_KEY "
+        "SECRET_KEY is not set (or empty), and it is required when DEBUG is off. Set the SECRET_KEY "
         "environment variable to a long random value, for example the output of "
         "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
     )
@@ -206,6 +206,33 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# Queues: encoding and training go to the GPU queue, everything else to the
+# default one. docker/entrypoint.sh consumes the same names ("celery", "gpu").
+CELERY_TASK_DEFAULT_QUEUE = env.str("SEMREC_DEFAULT_QUEUE", default="celery")
+SEMREC_GPU_QUEUE = env.str("SEMREC_GPU_QUEUE", default="gpu")
+CELERY_TASK_ROUTES = {
+    "semrec.encode_items": {"queue": SEMREC_GPU_QUEUE},
+    "semrec.encode_changed_items": {"queue": SEMREC_GPU_QUEUE},
+    "semrec.train_strategy": {"queue": SEMREC_GPU_QUEUE},
+}
+# A task whose worker process dies is sent again. With Redis, a message that a
+# killed worker never acknowledged comes back after this many seconds.
+# NOTE: a task running longer than the visibility timeout is delivered a
+# second time while the first still runs; raise it for very long encodes.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("SEMREC_BROKER_VISIBILITY_TIMEOUT", default=6 * 3600)}
+# Retries of a task that failed on a lost database or broker connection.
+SEMREC_TASK_MAX_RETRIES = env.int("SEMREC_TASK_MAX_RETRIES", default=5)
+# Items committed per transaction while encoding; a re-run resumes after the last one.
+SEMREC_ENCODE_CHUNK = env.int("SEMREC_ENCODE_CHUNK", default=1024)
+# Encode items saved through the API into the spaces that already exist.
+SEMREC_ENCODE_ON_SAVE = env.bool("SEMREC_ENCODE_ON_SAVE", default=True)
+# Celery beat checks the training schedules (TrainingSchedule rows) this often.
+SEMREC_SCHEDULE_CHECK_SECONDS = env.int("SEMREC_SCHEDULE_CHECK_SECONDS", default=300)
+CELERY_BEAT_SCHEDULE = {
+    "queue-due-training-schedules": {"task": "semrec.queue_due_schedules", "schedule": float(SEMREC_SCHEDULE_CHECK_SECONDS)},
+}
 
 # semrec's own settings.
 SEMREC_DATA_DIR = env.str("SEMREC_DATA_DIR", default=str(STATE_DIR / "datasets"))

@@ -194,9 +194,10 @@ def _wait_for_run(run: TrainingRun, process, timeout: float = 240.0) -> Training
 def queue(settings, redis_url):
     """Send tasks from this process to Redis, on a queue of this test's own."""
     name = f"semrec-ops-{uuid.uuid4().hex[:8]}"
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue")}
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue", "task_routes")}
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    app.conf.update(broker_url=redis_url, task_always_eager=False, task_default_queue=name)
+    # No routes, so the encode and train tasks come to this queue instead of "gpu".
+    app.conf.update(broker_url=redis_url, task_always_eager=False, task_default_queue=name, task_routes={})
     app.close()
     yield name
     with app.connection_for_write() as conn:

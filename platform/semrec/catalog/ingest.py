@@ -18,6 +18,7 @@ from semrec.tenants.models import Tenant
 
 from .language import resolve_language
 from .models import Event, Item, User, item_text, text_hash
+from .signals import items_saved
 from .validation import BatchErrors
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def upsert_items(tenant: Tenant, rows: list[dict]) -> WriteResult:
         )
     result = WriteResult(created=len(rows) - len(existing), updated=len(existing))
     logger.info("Tenant %s: %d items created, %d updated", tenant.slug, result.created, result.updated)
+    # PostgreSQL returns the primary keys of upserted rows, so every object has one here.
+    items_saved.send(sender=Item, tenant=tenant, item_pks=[item.pk for item in objects])
     return result
 
 

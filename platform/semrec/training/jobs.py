@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 
 from semrec.catalog.history import load_histories, load_interactions
 from semrec.catalog.models import Item, User, item_text
 from semrec.strategies.models import Strategy
 from semrec.strategies.plugins import build_plugins, role_of
-from semrec.plugins import Encoder, InsufficientTrainingData, weighted_mean
+from semrec.plugins import Encoder, InsufficientTrainingData, PluginError, weighted_mean
 from semrec.vectors.models import ItemVector, UserVector
 from semrec.vectors.search import item_vectors
 from semrec.vectors.spaces import find_space, get_or_create_space, load_model_version
@@ -24,7 +25,6 @@ from .models import ModelVersion, RunProgress
 
 logger = logging.getLogger(__name__)
 
-ENCODE_CHUNK = 1024
 USER_CHUNK = 500
 
 
@@ -73,8 +73,11 @@ def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False)
     return {**result, **_fit_result(fit)}
 
 
-def _item_rows(tenant) -> Iterator[ItemRow]:
-    items = Item.objects.filter(tenant=tenant).order_by("pk").values_list(
+def _item_rows(tenant, pks: list[int] | None = None) -> Iterator[ItemRow]:
+    items = Item.objects.filter(tenant=tenant)
+    if pks is not None:
+        items = items.filter(pk__in=pks)
+    items = items.order_by("pk").values_list(
         "id", "text_hash", "title", "description", "tags", "categories", "language"
     )
     for pk, text_hash, title, description, tags, categories, language in items.iterator(chunk_size=5000):
@@ -86,10 +89,13 @@ def _encode_into(strategy: Strategy, encoder: Encoder, space, progress: RunProgr
     pending = [row for row in _item_rows(strategy.tenant) if force or encoded.get(row.pk) != row.text_hash]
     logger.info("Strategy %s: %d items to encode in space %s", strategy.pk, len(pending), space.pk)
 
+    # Each chunk commits on its own, so a run that is killed keeps the chunks
+    # it finished, and the next run skips them because their text hash matches.
     started = time.perf_counter()
+    chunk_size = settings.SEMREC_ENCODE_CHUNK
     progress.stage("encode items", len(pending))
-    for start in range(0, len(pending), ENCODE_CHUNK):
-        chunk = pending[start : start + ENCODE_CHUNK]
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
         vectors = encoder.encode(
             [row.text for row in chunk],
             progress=lambda done, _total, offset=start: progress(offset + done, len(pending)),
@@ -108,6 +114,47 @@ def _encode_into(strategy: Strategy, encoder: Encoder, space, progress: RunProgr
         "items_per_second": round(len(pending) / encode_seconds, 1) if pending and encode_seconds else None,
         "user_vectors": users,
     }
+
+
+def encode_saved_items(tenant, item_pks: list[int]) -> dict:
+    """Encode the given items into every space of the tenant that already exists, skipping unchanged texts.
+
+    A space is created only by a full encode, so a tenant that was never
+    encoded gets nothing here. Returns the number of items encoded per space.
+    """
+    encoded: dict[int, int] = {}
+    for strategy in Strategy.objects.filter(tenant=tenant).order_by("pk"):
+        target = _saved_items_target(strategy)
+        if target is None or target[1].pk in encoded:
+            continue
+        encoder, space = target
+        encoded[space.pk] = _encode_saved_into(strategy, encoder, space, item_pks)
+    return {"items_encoded": encoded}
+
+
+def _saved_items_target(strategy: Strategy) -> tuple[Encoder, object] | None:
+    """Return the strategy's encoder, loaded, and its existing space; None when it has no space yet."""
+    try:
+        encoder = build_plugins(strategy).encoder
+    except PluginError as err:
+        logger.warning("Strategy %s: saved items not encoded, because its plugins cannot be built: %s", strategy.pk, err)
+        return None
+    if encoder.fits_on_texts and load_active_fit(strategy, encoder) is None:
+        return None
+    space = find_space(strategy.tenant, encoder)
+    return None if space is None else (encoder, space)
+
+
+def _encode_saved_into(strategy: Strategy, encoder: Encoder, space, item_pks: list[int]) -> int:
+    encoded = dict(ItemVector.objects.filter(space=space, item_id__in=item_pks).values_list("item_id", "text_hash"))
+    rows = [row for row in _item_rows(strategy.tenant, item_pks) if encoded.get(row.pk) != row.text_hash]
+    chunk_size = settings.SEMREC_ENCODE_CHUNK
+    for start in range(0, len(rows), chunk_size):
+        chunk = rows[start : start + chunk_size]
+        vectors = encoder.encode([row.text for row in chunk], languages=[row.language for row in chunk])
+        _save_item_vectors(space, chunk, vectors)
+    logger.info("Strategy %s: encoded %d of %d saved items into space %s", strategy.pk, len(rows), len(item_pks), space.pk)
+    return len(rows)
 
 
 # Encoders that fit on item texts

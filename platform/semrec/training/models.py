@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
+from django.core.validators import MinValueValidator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -67,6 +69,7 @@ class TrainingRun(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
     stage = models.CharField(_("stage"), max_length=200, blank=True, default="")
+    stage_started_at = models.DateTimeField(_("stage started at"), null=True, blank=True)
     done = models.PositiveIntegerField(_("done"), default=0)
     total = models.PositiveIntegerField(_("total"), default=0)
     error = models.TextField(_("error"), blank=True, default="")
@@ -87,6 +90,14 @@ class TrainingRun(models.Model):
     def percent(self) -> float:
         return 100.0 * self.done / self.total if self.total else 0.0
 
+    @property
+    def eta_seconds(self) -> float | None:
+        """Estimated seconds left in the current stage, from its pace so far; None until there is a pace."""
+        if self.status != self.Status.RUNNING or self.stage_started_at is None or not self.done or not self.total:
+            return None
+        elapsed = (timezone.now() - self.stage_started_at).total_seconds()
+        return max(0.0, elapsed / self.done * (self.total - self.done))
+
 
 class RunProgress:
     """Writes a run's progress at most once a second, plus an optional callback."""
@@ -99,6 +110,7 @@ class RunProgress:
 
     def stage(self, name: str, total: int) -> None:
         self.run.stage, self.run.done, self.run.total = name, 0, total
+        self.run.stage_started_at = timezone.now()
         self._write(force=True)
         if self.callback is not None:
             self.callback(name, 0, total)
@@ -113,17 +125,51 @@ class RunProgress:
         now = time.monotonic()
         if force or now - self._last_write >= self.interval:
             TrainingRun.objects.filter(pk=self.run.pk).update(
-                stage=self.run.stage, done=self.run.done, total=self.run.total
+                stage=self.run.stage, stage_started_at=self.run.stage_started_at, done=self.run.done, total=self.run.total
             )
             self._last_write = now
 
 
 def start_run(run: TrainingRun) -> None:
-    run.status, run.started_at = TrainingRun.Status.RUNNING, timezone.now()
-    run.save(update_fields=["status", "started_at"])
+    run.status, run.started_at, run.error = TrainingRun.Status.RUNNING, timezone.now(), ""
+    run.save(update_fields=["status", "started_at", "error"])
+
+
+def requeue_run(run: TrainingRun, reason: str) -> None:
+    """Mark a run queued again because its task will be retried, storing ``reason`` as its error."""
+    run.status, run.error = TrainingRun.Status.QUEUED, reason
+    run.save(update_fields=["status", "error"])
 
 
 def finish_run(run: TrainingRun, result: dict | None = None, error: str = "") -> None:
     run.status = TrainingRun.Status.FAILED if error else TrainingRun.Status.SUCCEEDED
     run.error, run.result, run.finished_at = error, result or {}, timezone.now()
     run.save(update_fields=["status", "error", "result", "finished_at"])
+
+
+class TrainingSchedule(models.Model):
+    """A periodic encode or train run of one strategy, sent by Celery beat when it is due."""
+
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="training_schedules", verbose_name=_("strategy"))
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=[(TrainingRun.Kind.ENCODE, TrainingRun.Kind.ENCODE.label), (TrainingRun.Kind.TRAIN, TrainingRun.Kind.TRAIN.label)],
+    )
+    interval_hours = models.PositiveIntegerField(
+        _("interval (hours)"), validators=[MinValueValidator(1)], help_text=_("Hours between the starts of two runs.")
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    last_queued_at = models.DateTimeField(_("last queued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("training schedule")
+        verbose_name_plural = _("training schedules")
+        ordering = ["strategy", "kind"]
+        constraints = [models.UniqueConstraint(fields=["strategy", "kind"], name="training_schedule_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.strategy} every {self.interval_hours}h"
+
+    def is_due(self, now) -> bool:
+        return self.last_queued_at is None or now - self.last_queued_at >= timedelta(hours=self.interval_hours)

@@ -1,13 +1,25 @@
-"""Celery tasks for encoding and training. Commands run the same tasks eagerly."""
+"""Celery tasks for encoding and training. Commands run the same jobs eagerly.
+
+A task that fails on a lost database or broker connection is retried with
+exponential backoff, at most ``SEMREC_TASK_MAX_RETRIES`` times. Any other
+failure (a plugin error, bad configuration, too little training data) is
+recorded on the TrainingRun and not retried, because running it again would
+fail the same way.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
-from .jobs import encode_items, train_strategy
-from .models import RunProgress, TrainingRun, finish_run, start_run
+from semrec.tenants.models import Tenant
+
+from .jobs import encode_items, encode_saved_items, train_strategy
+from .models import RunProgress, TrainingRun, finish_run, requeue_run, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -16,28 +28,115 @@ JOBS = {
     TrainingRun.Kind.TRAIN: train_strategy,
 }
 
+# Errors that another attempt can get past: a dropped or refused database
+# connection, or a broker that was unreachable for a moment.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerOperationalError, ConnectionError)
 
-def execute_run(run: TrainingRun, progress_callback=None, **kwargs) -> TrainingRun:
-    """Run the job of ``run``, recording progress, result or error on it."""
+# Seconds before retry n is 2**n * RETRY_BASE_SECONDS, at most RETRY_MAX_SECONDS.
+RETRY_BASE_SECONDS = 5
+RETRY_MAX_SECONDS = 600
+
+
+def failure_reason(err: BaseException) -> str:
+    """Return the text recorded on a failed run: the error class and its message."""
+    return f"{type(err).__name__}: {err}"
+
+
+def execute_run(run: TrainingRun, progress_callback=None, will_retry: bool = False, **kwargs) -> TrainingRun:
+    """Run the job of ``run``, recording progress, result or error on it.
+
+    With ``will_retry`` set, a transient error marks the run queued again
+    instead of failed, because the caller sends the task again.
+    """
     start_run(run)
     progress = RunProgress(run, progress_callback)
     try:
         result = JOBS[run.kind](run.strategy, progress, **kwargs)
+    except TRANSIENT_ERRORS as err:
+        _record_transient(run, err, will_retry)
+        raise
     except Exception as err:
         logger.exception("Training run %s (%s, strategy %s) failed", run.pk, run.kind, run.strategy_id)
-        finish_run(run, error=f"{type(err).__name__}: {err}")
+        finish_run(run, error=failure_reason(err))
         raise
     finish_run(run, result=result)
     return run
 
 
-@shared_task(name="semrec.encode_items", acks_late=True)
-def encode_items_task(run_id: int, force: bool = False) -> dict:
-    run = TrainingRun.objects.select_related("strategy__tenant").get(pk=run_id)
-    return execute_run(run, force=force).result
+def _record_transient(run: TrainingRun, err: BaseException, will_retry: bool) -> None:
+    """Record a transient error on the run, logging instead when the database that failed rejects the write too."""
+    try:
+        if will_retry:
+            requeue_run(run, f"Retrying after {failure_reason(err)}")
+        else:
+            finish_run(run, error=failure_reason(err))
+    except TRANSIENT_ERRORS:
+        logger.warning("Training run %s: could not record the error %s", run.pk, failure_reason(err), exc_info=True)
 
 
-@shared_task(name="semrec.train_strategy", acks_late=True)
-def train_strategy_task(run_id: int) -> dict:
-    run = TrainingRun.objects.select_related("strategy__tenant").get(pk=run_id)
-    return execute_run(run).result
+def retry_countdown(retries: int) -> int:
+    """Return the seconds to wait before retry number ``retries + 1``."""
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**retries)
+
+
+def _run_task(task, run_id: int, **kwargs) -> dict:
+    """Load and execute a run inside ``task``, retrying it on transient errors."""
+    max_retries = settings.SEMREC_TASK_MAX_RETRIES
+    # Eager tasks run inside a request or command, which should fail at once.
+    will_retry = not task.request.is_eager and task.request.retries < max_retries
+    try:
+        run = TrainingRun.objects.select_related("strategy__tenant").filter(pk=run_id).first()
+        if run is None:
+            logger.warning("Task %s: training run %s no longer exists, so there is nothing to do", task.name, run_id)
+            return {}
+        return execute_run(run, will_retry=will_retry, **kwargs).result
+    except TRANSIENT_ERRORS as err:
+        if not will_retry:
+            raise
+        raise _retry(task, err, f"training run {run_id}") from err
+
+
+def _retry(task, err: BaseException, subject: str):
+    """Log the retry of ``task`` after ``err`` and return Celery's Retry exception for the caller to raise."""
+    max_retries = settings.SEMREC_TASK_MAX_RETRIES
+    countdown = retry_countdown(task.request.retries)
+    logger.warning(
+        "Task %s: %s failed with %s; retry %d of %d in %ds",
+        task.name, subject, failure_reason(err), task.request.retries + 1, max_retries, countdown,
+    )
+    return task.retry(exc=err, countdown=countdown, max_retries=max_retries)
+
+
+@shared_task(bind=True, name="semrec.encode_items", acks_late=True, reject_on_worker_lost=True)
+def encode_items_task(self, run_id: int, force: bool = False) -> dict:
+    return _run_task(self, run_id, force=force)
+
+
+@shared_task(bind=True, name="semrec.train_strategy", acks_late=True, reject_on_worker_lost=True)
+def train_strategy_task(self, run_id: int) -> dict:
+    return _run_task(self, run_id)
+
+
+@shared_task(bind=True, name="semrec.encode_changed_items", acks_late=True, reject_on_worker_lost=True)
+def encode_changed_items_task(self, tenant_id: int, item_pks: list[int]) -> dict:
+    """Encode items saved through the API into the tenant's existing spaces."""
+    try:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None:
+            logger.warning("Task %s: tenant %s no longer exists, so there is nothing to encode", self.name, tenant_id)
+            return {}
+        return encode_saved_items(tenant, item_pks)
+    except TRANSIENT_ERRORS as err:
+        if self.request.is_eager or self.request.retries >= settings.SEMREC_TASK_MAX_RETRIES:
+            raise
+        raise _retry(self, err, f"encoding {len(item_pks)} saved items of tenant {tenant_id}") from err
+
+
+@shared_task(name="semrec.queue_due_schedules")
+def queue_due_schedules_task() -> dict:
+    """Start the encode and train runs whose schedule is due. Celery beat sends this task."""
+    # Imported here because schedules imports runs, which imports this module.
+    from .schedules import queue_due_schedules
+
+    runs = queue_due_schedules()
+    return {"runs": [run.pk for run in runs]}
