@@ -138,12 +138,15 @@ def test_failed_evaluation_reported(browser, tenant):
 
 
 @pytest.fixture
-def viewer(db):
-    """A staff user who may view results but not change strategies or start runs."""
+def viewer(tenant):
+    """A staff user of the tenant who may view results but not change strategies or start runs."""
     from django.contrib.auth.models import Permission
+
+    from semrec.tenants.models import TenantMembership
 
     user = get_user_model().objects.create_user("viewer", password="a-long-password-1", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_evaluationresult"))
+    TenantMembership.objects.create(tenant=tenant, user=user)
     client = Client()
     client.force_login(user)
     return client

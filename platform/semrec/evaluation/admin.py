@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from semrec.tenants.admin_scope import TenantScopedAdminMixin, scope_queryset
 from semrec.training.models import TrainingRun
 
 from .forms import EvaluationForm
@@ -33,7 +34,7 @@ def _metric_column(field: str, label):
 
 
 @admin.register(EvaluationResult)
-class EvaluationResultAdmin(admin.ModelAdmin):
+class EvaluationResultAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/evaluation/evaluationresult/change_list.html"
     list_display = [
         "strategy",
@@ -106,6 +107,8 @@ class EvaluationResultAdmin(admin.ModelAdmin):
         if not self.has_evaluate_permission(request):
             raise PermissionDenied
         form = EvaluationForm(request.POST or None)
+        strategies = form.fields["strategies"]
+        strategies.queryset = scope_queryset(strategies.queryset, request)
         if request.method == "POST" and form.is_valid():
             runs = enqueue_evaluation(list(form.cleaned_data["strategies"]), form.evaluation_settings())
             self._report_started(request, runs)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +28,24 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class TenantMembership(models.Model):
+    """A staff user's access to one tenant in the admin; superusers need none."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("tenant"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tenant_memberships", verbose_name=_("staff user")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tenant membership")
+        verbose_name_plural = _("tenant memberships")
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="tenants_membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant}"
 
 
 def hash_key(raw_key: str) -> str:

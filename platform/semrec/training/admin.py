@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from semrec.tenants.admin_scope import TenantScopedAdminMixin
+
 from .models import ModelVersion, TrainingRun
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["strategy", "plugin_id", "role", "is_active", "created_at"]
     list_filter = ["tenant", "is_active", "plugin_id"]
     exclude = ["artifact"]
@@ -12,7 +14,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "strategy", "status", "stage", "done", "total", "started_at", "finished_at"]
     list_filter = ["tenant", "kind", "status"]
     readonly_fields = [field.name for field in TrainingRun._meta.fields]
