@@ -30,19 +30,28 @@ class HistoryExplainer(Explainer):
         vectors = context.item_vectors(list({*history_ids, *(item.item_id for item in items)}))
         cited_ids = [item_id for item_id in history_ids if item_id in vectors]
         matrix = np.stack([vectors[item_id] for item_id in cited_ids]) if cited_ids else None
-        return [self._explain_one(item, vectors, cited_ids, matrix) for item in items]
+        return [self._explain_one(item, vectors, cited_ids, matrix, context) for item in items]
 
-    def _explain_one(self, item, vectors, cited_ids, matrix):
+    def _explain_one(self, item, vectors, cited_ids, matrix, context):
         signal = _main_signal(item)
         if signal == "popularity":
             return Explanation(item.item_id, _("Popular with other users."))
 
-        evidence = self._evidence(vectors.get(item.item_id), cited_ids, matrix)
+        vector = vectors.get(item.item_id)
+        evidence = self._evidence(vector, cited_ids, matrix)
         if signal == "collaborative":
             return Explanation(item.item_id, _("Liked by users with tastes like yours."), evidence)
+        if self._matches_query(vector, context):
+            return Explanation(item.item_id, _("Matches your query %(query)r.") % {"query": context.query_text}, evidence)
         if evidence:
             return Explanation(item.item_id, _("Similar to items in your history."), evidence)
+        if context.searches and vector is not None:
+            return Explanation(item.item_id, _("Close to what you searched for recently."))
         return Explanation(item.item_id, _("Popular with other users."))
+
+    def _matches_query(self, vector, context) -> bool:
+        query = context.query_vector
+        return query is not None and vector is not None and float(vector @ query) >= self.config.min_similarity
 
     def _evidence(self, vector, cited_ids, matrix) -> list[Evidence]:
         if matrix is None or vector is None:
@@ -56,11 +65,16 @@ class HistoryExplainer(Explainer):
         ]
 
 
+#: Score parts added by the core's re-ranking, not by a scorer.
+STEERING_PARTS = frozenset({"base", "intent_boost"})
+
+
 def _main_signal(item) -> str | None:
-    """Return the signal that contributed most to the item's score, if the scorer recorded parts."""
-    if not item.details:
+    """Return the scorer signal that contributed most to the item's score, if the scorer recorded parts."""
+    parts = [(name, value) for name, value in item.details.items() if name not in STEERING_PARTS]
+    if not parts:
         return None
-    return max(item.details.items(), key=lambda pair: pair[1])[0]
+    return max(parts, key=lambda pair: pair[1])[0]
 
 
 @hookimpl

@@ -139,7 +139,9 @@ def test_search_event_without_query_is_rejected(client, strategy):
     response = client.post("/api/v1/events/", [{"user_id": "listener", "kind": "search"}], format="json")
 
     assert response.status_code == 400
-    assert response.json()["error"]["errors"][0]["field"] == "query"
+    [error] = response.json()["error"]["errors"]
+    assert error["field"] == "query"
+    assert error["reason"] == "A search event needs its query text (1 to 500 characters)."
 
 
 def test_query_error_in_chinese(client, strategy):
@@ -156,3 +158,10 @@ def test_search_event_with_long_query_is_rejected(client, strategy):
     assert response.status_code == 400
     [error] = response.json()["error"]["errors"]
     assert (error["field"], error["reason"]) == ("query", f"Longer than {LIMIT} characters.")
+
+
+def test_search_empty_query_does_not_suggest_leaving_it_out(client, strategy):
+    reason = _field_errors(_search(client, q=""))["q"]
+
+    assert "1 and 500 characters" in reason
+    assert "leave q out" not in reason

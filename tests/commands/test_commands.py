@@ -101,8 +101,24 @@ def test_apikey_prints_working_key(tenant):
 
 
 def test_apikey_unknown_tenant(db):
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="--create-tenant"):
         run("semrec_apikey", "--tenant", "ghost")
+
+
+def test_apikey_creates_tenant_when_asked(db):
+    from semrec.tenants.models import Tenant
+
+    raw = run("semrec_apikey", "--tenant", "new-shop", "--create-tenant").strip()
+
+    assert ApiKey.authenticate(raw).tenant == Tenant.objects.get(slug="new-shop")
+
+
+def test_apikey_rejects_bad_slug(db):
+    from semrec.tenants.models import Tenant
+
+    with pytest.raises(CommandError, match="Invalid tenant slug 'new shop'"):
+        run("semrec_apikey", "--tenant", "new shop", "--create-tenant")
+    assert not Tenant.objects.exists()
 
 
 def test_demo_without_serving(db, tmp_path, monkeypatch):

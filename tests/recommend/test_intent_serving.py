@@ -223,6 +223,7 @@ def test_steer_by_intent_boosts_probable_categories():
     # Normalised scores 1.0, 0.75, 0.0 plus boosts 0.1, 0.6, 0.9.
     assert [entry.item_id for entry in steered] == [2, 1, 3]
     assert [round(entry.score, 4) for entry in steered] == [1.35, 1.1, 0.9]
+    assert [entry.details["base"] + entry.details["intent_boost"] for entry in steered] == pytest.approx([1.35, 1.1, 0.9])
 
 
 def test_steer_by_intent_filter_keeps_enough():
@@ -234,3 +235,22 @@ def test_steer_by_intent_filter_keeps_enough():
 
     assert [entry.item_id for entry in kept] == [2]
     assert [entry.item_id for entry in unfiltered] == [1, 2]
+
+
+def test_explanation_cites_the_query(strategy):
+    Strategy.objects.create(tenant=strategy.tenant, name="content", scorer_id="content")
+
+    result = recommend_for_user(
+        strategy.tenant, _user(strategy.tenant, "cook"), n=2, explain=True, strategy_name="content", query="jazz saxophone and trumpet"
+    )
+
+    assert [row["explanation"]["reason"] for row in result.items] == ["Matches your query 'jazz saxophone and trumpet'."] * 2
+
+
+def test_explanation_after_a_search_only(strategy):
+    Strategy.objects.create(tenant=strategy.tenant, name="content", scorer_id="content")
+    _send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
+
+    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "listener"), n=2, explain=True, strategy_name="content")
+
+    assert {row["explanation"]["reason"] for row in result.items} == {"Close to what you searched for recently."}

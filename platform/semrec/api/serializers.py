@@ -11,9 +11,13 @@ class QueryTextField(serializers.CharField):
 
     def __init__(self, **kwargs):
         limit = settings.SEMREC_MAX_QUERY_LENGTH
+        if kwargs.get("required", True):
+            blank = format_lazy(_("The query is empty. Send between 1 and {limit} characters."), limit=limit)
+        else:
+            blank = format_lazy(_("The query is empty. Send between 1 and {limit} characters, or leave q out."), limit=limit)
         # Lazy, so that each request gets the message in its own language.
         messages = {
-            "blank": format_lazy(_("The query is empty. Send between 1 and {limit} characters, or leave q out."), limit=limit),
+            "blank": blank,
             "max_length": _("The query is longer than {max_length} characters. Shorten it to at most {max_length}."),
         }
         super().__init__(max_length=limit, error_messages=messages, **kwargs)

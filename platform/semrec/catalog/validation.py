@@ -54,10 +54,12 @@ class _RowReader:
     def __init__(self, row: dict, index: int, errors: BatchErrors):
         self.row, self.index, self.errors = row, index, errors
         self.valid = True
+        self.failed_fields: set[str] = set()
 
     def fail(self, field_name: str, reason: str) -> None:
         self.errors.add(self.index, field_name, reason)
         self.valid = False
+        self.failed_fields.add(field_name)
 
     def external_id(self, name: str, required: bool = True) -> str | None:
         value = self.row.get(name)
@@ -276,13 +278,15 @@ def validate_events(rows: Any, max_rows: int, now: datetime) -> tuple[list[dict]
             "index": reader.index,
             "kind": kind,
             "user_id": reader.external_id("user_id"),
-            "item_id": reader.external_id("item_id", required=kind != EventKind.SEARCH),
+            "item_id": reader.external_id("item_id", required=kind in EVENT_KINDS and kind != EventKind.SEARCH),
             "value": reader.number("value"),
             "timestamp": reader.timestamp("timestamp", now),
-            "query": reader.text("query", max_length=settings.SEMREC_MAX_QUERY_LENGTH, required=kind == EventKind.SEARCH),
+            "query": reader.text("query", max_length=settings.SEMREC_MAX_QUERY_LENGTH),
             "idempotency_key": reader.text("idempotency_key", max_length=255, default="") or None,
             "recommendation_id": reader.uuid("recommendation_id"),
         }
+        if kind == EventKind.SEARCH and "query" not in reader.failed_fields and not event["query"].strip():
+            reader.fail("query", _("A search event needs its query text (1 to %(max)d characters).") % {"max": settings.SEMREC_MAX_QUERY_LENGTH})
         if kind == EventKind.RATING and reader.row.get("value") is None:
             reader.fail("value", _("A rating event needs a numeric value."))
         if reader.valid:

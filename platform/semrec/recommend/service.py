@@ -339,6 +339,9 @@ def steer_by_intent(
 ) -> list[ScoredItem]:
     """Re-rank candidates by ``normalised score + boost * p(item's categories)``.
 
+    Each item's details gain ``base`` (its min-max normalised score) and
+    ``intent_boost``, which add up to its new score.
+
     Candidates whose categories have a predicted probability below
     ``min_probability`` are dropped, unless fewer than ``n`` would be left.
     """
@@ -357,9 +360,10 @@ def steer_by_intent(
     spread = (high - low) or 1.0
     steered = []
     for entry in scored:
+        base = (entry.score - low) / spread
         lift = boost * probability[entry.item_id]
-        details = {**entry.details, "intent_boost": round(lift, 6)}
-        steered.append(ScoredItem(entry.item_id, (entry.score - low) / spread + lift, details))
+        details = {**entry.details, "base": round(base, 6), "intent_boost": round(lift, 6)}
+        steered.append(ScoredItem(entry.item_id, base + lift, details))
     steered.sort(key=lambda entry: (-entry.score, entry.item_id))
     return steered
 

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from semrec.catalog.importers import mind
 from semrec.catalog.importers.movielens import FORMATS, DatasetNotFound, import_movielens, locate_dataset
-from semrec.tenants.lookup import get_tenant
+from semrec.tenants.lookup import get_or_create_tenant, get_tenant
 from semrec.terminal import logs_above_bars
 from semrec.tenants.models import Tenant
 
@@ -116,6 +116,5 @@ class Command(BaseCommand):
 
     def _tenant(self, slug: str, create: bool) -> Tenant:
         if create:
-            tenant, _created = Tenant.objects.get_or_create(slug=slug, defaults={"name": slug})
-            return tenant
+            return get_or_create_tenant(slug)
         return get_tenant(slug)
