@@ -38,13 +38,15 @@ def editor(strategy):
 
 
 @contextmanager
-def open_page(base_url: str):
+def open_page(base_url: str, language: str = "en"):
     """Open a page in the system's Chromium. Database work must happen outside this block,
     because Playwright's synchronous API runs an event loop in this thread and Django
     refuses database access while one runs."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-dev-shm-usage"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, base_url=base_url, extra_http_headers={"Accept-Language": language}
+        )
         page = context.new_page()
         page.set_default_timeout(30_000)
         try:
@@ -104,3 +106,54 @@ def _fix_config_then_try_it(page, strategy_pk: int, tmp_path: Path) -> None:
     page.goto("/admin/strategies/strategy/plugins/")
     sync_api.expect(page.locator("tr[data-plugin=popularity]")).to_contain_text("acme/hybrid")
     _shot(page, tmp_path, "5-installed-plugins")
+
+
+#: English labels of the pages below with their Simplified Chinese translations.
+CHINESE_LABELS = {
+    "semrec administration": "semrec 管理后台",
+    "Try it": "试一试",
+    "Installed plugins": "已安装的插件",
+    "Fallback scorer": "回退打分器",
+    "Recent history of space-fan": "space-fan 的近期历史",
+}
+
+
+def test_admin_in_simplified_chinese(live_server, editor, strategy, tmp_path):
+    print(f"Screenshots: {tmp_path}")
+    with open_page(live_server.url, language="zh-Hans") as page:
+        texts = _chinese_pages(page, strategy.pk, tmp_path)
+
+    for english, chinese in CHINESE_LABELS.items():
+        assert any(chinese in text for text in texts), chinese
+        assert not any(english in text for text in texts), english
+
+
+def _chinese_pages(page, strategy_pk: int, tmp_path: Path) -> list[str]:
+    page.goto("/admin/login/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    texts = [page.inner_text("body")]
+    _shot(page, tmp_path, "zh-1-index")
+
+    page.goto(f"/admin/strategies/strategy/{strategy_pk}/change/")
+    page.wait_for_selector("select[name=scorer_id]")
+    texts.append(page.inner_text("body"))
+    _shot(page, tmp_path, "zh-2-strategy")
+
+    page.goto("/admin/strategies/strategy/try/")
+    page.click(".field-user .select2-selection")
+    page.fill(".select2-search__field", "space")
+    page.click(".select2-results__option >> text=space-fan")
+    page.select_option("select[name=strategy]", index=1)
+    page.fill("input[name=n]", "6")
+    page.click("input[type=submit]")
+    sync_api.expect(page.locator(".semrec-preview .recommended-item")).to_have_count(6)
+    texts.append(page.inner_text("body"))
+    _shot(page, tmp_path, "zh-3-try-it")
+
+    page.goto("/admin/strategies/strategy/plugins/")
+    texts.append(page.inner_text("body"))
+    _shot(page, tmp_path, "zh-4-installed-plugins")
+    return texts
