@@ -20,7 +20,9 @@ already. Each method then scores every impression's candidates:
   encoder, so it shows what a neural multilingual model reaches here;
 - ``popularity + ENCODER``: the two fused by reciprocal rank within the
   impression, like the hybrid scorer fuses its scorers. Candidates without
-  text are ranked by popularity alone.
+  text get only their popularity part;
+- ``popularity + ENCODER, imputed``: the same, but a candidate without text
+  gets the mean content part of the impression's scored candidates.
 
 Candidates without text have no item, so content encoders cannot score
 them. Two views are printed: ``all`` ranks such candidates below every
@@ -92,6 +94,9 @@ def main() -> None:
         methods[name] = scores
         methods[f"popularity + {name}"] = [
             rank_fusion(popular, content) for popular, content in zip(methods["popularity"], scores, strict=True)
+        ]
+        methods[f"popularity + {name}, imputed"] = [
+            rank_fusion(popular, content, impute=True) for popular, content in zip(methods["popularity"], scores, strict=True)
         ]
         results[f"{name} info"] = info
 
@@ -217,10 +222,12 @@ def evaluate_views(impressions, items, scores: list[np.ndarray], seed: int) -> d
     return {"all": evaluate(all_view, seed).as_dict(), "text": evaluate(text_view, seed).as_dict()}
 
 
-def rank_fusion(*score_lists: np.ndarray, offset: float = 60.0) -> np.ndarray:
+def rank_fusion(*score_lists: np.ndarray, offset: float = 60.0, impute: bool = False) -> np.ndarray:
     """Fuse scores of one impression by reciprocal rank, as the hybrid scorer does: sum of 1 / (offset + rank).
 
-    A candidate that a method cannot score (nan) gets nothing from that method.
+    A candidate that a method cannot score (nan) gets nothing from that
+    method, or with ``impute`` the mean of what the scored candidates got,
+    so that missing text neither helps nor hurts it.
     """
     fused = np.zeros(len(score_lists[0]))
     for scores in score_lists:
@@ -228,7 +235,9 @@ def rank_fusion(*score_lists: np.ndarray, offset: float = 60.0) -> np.ndarray:
         # Tied candidates share their average rank, so the order in which
         # MIND listed them (which may follow the original ranking) decides nothing.
         ranks = rankdata(-np.where(known, scores, -np.inf), method="average")
-        fused += np.where(known, 1.0 / (offset + ranks), 0.0)
+        parts = 1.0 / (offset + ranks)
+        missing = parts[known].mean() if impute and known.any() else 0.0
+        fused += np.where(known, parts, missing)
     return fused
 
 
