@@ -160,7 +160,7 @@ def test_search_event_with_long_query_is_rejected(client, strategy):
     assert (error["field"], error["reason"]) == ("query", f"Longer than {LIMIT} characters.")
 
 
-def test_search_empty_query_does_not_suggest_leaving_it_out(client, strategy):
+def test_search_blank_query_message(client, strategy):
     reason = _field_errors(_search(client, q=""))["q"]
 
     assert "1 and 500 characters" in reason

@@ -1,13 +1,11 @@
 """Intent at serving time: query steering, passthrough while untrained, reload on activation, searches."""
 
 import io
-from datetime import datetime, timezone
+import json
 
 import numpy as np
 import pytest
 
-from semrec.catalog import ingest, validation
-from semrec.catalog.models import User
 from semrec.plugins import ScoredItem
 from semrec.recommend.models import Recommendation
 from semrec.recommend.service import recommend_for_user, search_items, steer_by_intent
@@ -15,20 +13,7 @@ from semrec.strategies.models import Strategy
 from semrec.training.models import ModelVersion, TrainingRun
 from semrec.training.runs import run_now
 
-
-def _user(tenant, external_id):
-    return User.objects.get(tenant=tenant, external_id=external_id)
-
-
-def _ids(result):
-    return [row["id"] for row in result.items]
-
-
-def _send_events(tenant, rows):
-    clean, errors = validation.validate_events(rows, 10_000, datetime.now(timezone.utc))
-    item_pks = ingest.resolve_event_references(tenant, clean, errors)
-    assert not errors, errors.errors
-    ingest.insert_events(tenant, clean, item_pks)
+from .helpers import get_user, result_ids, send_events
 
 
 @pytest.fixture
@@ -51,19 +36,19 @@ def fresh_runtimes(settings):
 
 
 def test_query_changes_the_list_for_the_same_user(strategy):
-    space_fan = _user(strategy.tenant, "space-fan")
+    space_fan = get_user(strategy.tenant, "space-fan")
 
     space = recommend_for_user(strategy.tenant, space_fan, n=4, query="rockets, planets and astronauts")
     cooking = recommend_for_user(strategy.tenant, space_fan, n=4, query="baking bread and cooking pasta")
 
-    assert _ids(space) != _ids(cooking)
-    assert sum(item_id.startswith("cook-") for item_id in _ids(cooking)) >= 2, _ids(cooking)
-    assert _ids(space)[0].startswith("space-"), _ids(space)
+    assert result_ids(space) != result_ids(cooking)
+    assert sum(item_id.startswith("cook-") for item_id in result_ids(cooking)) >= 2, result_ids(cooking)
+    assert result_ids(space)[0].startswith("space-"), result_ids(space)
 
 
 def test_explain_shows_top_intents(steered):
     result = recommend_for_user(
-        steered.tenant, _user(steered.tenant, "space-fan"), n=3, explain=True, strategy_name="steered", query="baking bread and cooking pasta"
+        steered.tenant, get_user(steered.tenant, "space-fan"), n=3, explain=True, strategy_name="steered", query="baking bread and cooking pasta"
     )
 
     assert result.intent["model"] == "softmax"
@@ -74,13 +59,13 @@ def test_explain_shows_top_intents(steered):
 
 
 def test_no_intent_without_explain(strategy):
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3)
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3)
 
     assert result.intent is None
 
 
 def test_query_is_logged(strategy):
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "cook"), n=3, query="jazz")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "cook"), n=3, query="jazz")
 
     assert Recommendation.objects.get(pk=result.id).query == "jazz"
 
@@ -88,7 +73,7 @@ def test_query_is_logged(strategy):
 def test_untrained_intent_model_answers_with_passthrough(strategy):
     untrained = Strategy.objects.create(tenant=strategy.tenant, name="untrained", scorer_id="content")
 
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3, explain=True, strategy_name="untrained")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3, explain=True, strategy_name="untrained")
 
     assert result.intent == {"model": "passthrough", "top": []}
     assert any("'softmax' has no trained version yet" in note and "passthrough" in note for note in result.notes), result.notes
@@ -100,17 +85,16 @@ def test_strategy_without_intent_model_still_uses_the_query(strategy):
     Strategy.objects.create(tenant=strategy.tenant, name="plain", scorer_id="content", intent_model_id="")
 
     result = recommend_for_user(
-        strategy.tenant, _user(strategy.tenant, "space-fan"), n=3, strategy_name="plain", query="sushi, curry and soup recipes"
+        strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3, strategy_name="plain", query="sushi, curry and soup recipes"
     )
 
-    assert all(item_id.startswith("cook-") for item_id in _ids(result)[:2]), _ids(result)
+    assert all(item_id.startswith("cook-") for item_id in result_ids(result)[:2]), result_ids(result)
 
 
 def _favour(version: ModelVersion, label: str) -> ModelVersion:
     """Save a copy of an intent model version whose bias strongly favours ``label``."""
     with np.load(io.BytesIO(bytes(version.artifact))) as arrays:
         saved = {name: arrays[name] for name in arrays.files}
-    import json
 
     labels = json.loads(str(saved["labels"]))
     saved["bias"] = saved["bias"].copy()
@@ -129,7 +113,7 @@ def _favour(version: ModelVersion, label: str) -> ModelVersion:
 
 
 def test_activated_version_serves_without_restart(strategy, fresh_runtimes):
-    user = _user(strategy.tenant, "space-fan")
+    user = get_user(strategy.tenant, "space-fan")
     trained = ModelVersion.objects.get(strategy=strategy, plugin_id="softmax", is_active=True)
     before = recommend_for_user(strategy.tenant, user, n=3, explain=True).intent["top"][0]["label"]
 
@@ -146,21 +130,21 @@ def test_activated_version_serves_without_restart(strategy, fresh_runtimes):
 
 def test_search_event_updates_the_user_vector_at_once(strategy):
     Strategy.objects.create(tenant=strategy.tenant, name="content", scorer_id="content")
-    _send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
+    send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
 
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "listener"), n=3, strategy_name="content")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "listener"), n=3, strategy_name="content")
 
     assert not result.fell_back, result.notes
-    assert all(item_id.startswith("jazz-") for item_id in _ids(result)), _ids(result)
+    assert all(item_id.startswith("jazz-") for item_id in result_ids(result)), result_ids(result)
 
 
 def test_search_weight_zero_ignores_searches(strategy):
     Strategy.objects.create(
         tenant=strategy.tenant, name="content", scorer_id="content", options={"event_weights": {"search": 0.0}}
     )
-    _send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
+    send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
 
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "listener"), n=3, strategy_name="content")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "listener"), n=3, strategy_name="content")
 
     assert result.fell_back
 
@@ -169,7 +153,7 @@ def test_intent_filter_keeps_only_likely_categories(steered):
     from ..catalogue import ITEMS
 
     categories = {item_id: cats for item_id, _title, _description, cats in ITEMS}
-    user, query = _user(steered.tenant, "space-fan"), "baking bread and cooking pasta"
+    user, query = get_user(steered.tenant, "space-fan"), "baking bread and cooking pasta"
     unfiltered = recommend_for_user(steered.tenant, user, n=3, explain=True, strategy_name="steered", query=query)
     probability = {entry["label"]: entry["probability"] for entry in unfiltered.intent["top"]}
     # The top intent's own items (six cooking items) are enough to fill the list.
@@ -180,21 +164,21 @@ def test_intent_filter_keeps_only_likely_categories(steered):
     result = recommend_for_user(steered.tenant, user, n=3, strategy_name="steered", query=query)
 
     assert len(probability) == 5
-    for item_id in _ids(result):
+    for item_id in result_ids(result):
         assert sum(probability[c] for c in categories[item_id]) >= threshold, (item_id, probability)
 
 
 def test_search_without_user_ranks_by_query(strategy):
     result = search_items(strategy.tenant, "sushi and curry recipes", n=3)
 
-    assert all(item_id.startswith("cook-") for item_id in _ids(result)), _ids(result)
+    assert all(item_id.startswith("cook-") for item_id in result_ids(result)), result_ids(result)
     log = Recommendation.objects.get(pk=result.id)
     assert (log.kind, log.query, log.user) == (Recommendation.Kind.SEARCH, "sushi and curry recipes", None)
 
 
 def test_search_is_personalised_by_the_user(strategy):
-    space_fan = _ids(search_items(strategy.tenant, "history", user=_user(strategy.tenant, "space-fan"), n=5))
-    crowd = _ids(search_items(strategy.tenant, "history", user=_user(strategy.tenant, "crowd-0"), n=5))
+    space_fan = result_ids(search_items(strategy.tenant, "history", user=get_user(strategy.tenant, "space-fan"), n=5))
+    crowd = result_ids(search_items(strategy.tenant, "history", user=get_user(strategy.tenant, "crowd-0"), n=5))
 
     def space_count(ids):
         return sum(item_id.startswith("space-") for item_id in ids)
@@ -204,13 +188,13 @@ def test_search_is_personalised_by_the_user(strategy):
 
 
 def test_search_excludes_seen_only_when_asked(strategy):
-    user = _user(strategy.tenant, "space-fan")
+    user = get_user(strategy.tenant, "space-fan")
 
     shown = search_items(strategy.tenant, "rocket to Mars", user=user, n=3)
     hidden = search_items(strategy.tenant, "rocket to Mars", user=user, n=3, exclude_seen=True)
 
-    assert "space-1" in _ids(shown)
-    assert "space-1" not in _ids(hidden)
+    assert "space-1" in result_ids(shown)
+    assert "space-1" not in result_ids(hidden)
 
 
 def test_steer_by_intent_boosts_probable_categories():
@@ -241,7 +225,7 @@ def test_explanation_cites_the_query(strategy):
     Strategy.objects.create(tenant=strategy.tenant, name="content", scorer_id="content")
 
     result = recommend_for_user(
-        strategy.tenant, _user(strategy.tenant, "cook"), n=2, explain=True, strategy_name="content", query="jazz saxophone and trumpet"
+        strategy.tenant, get_user(strategy.tenant, "cook"), n=2, explain=True, strategy_name="content", query="jazz saxophone and trumpet"
     )
 
     assert [row["explanation"]["reason"] for row in result.items] == ["Matches your query 'jazz saxophone and trumpet'."] * 2
@@ -249,8 +233,8 @@ def test_explanation_cites_the_query(strategy):
 
 def test_explanation_after_a_search_only(strategy):
     Strategy.objects.create(tenant=strategy.tenant, name="content", scorer_id="content")
-    _send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
+    send_events(strategy.tenant, [{"user_id": "listener", "kind": "search", "query": "jazz saxophone and trumpet"}])
 
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "listener"), n=2, explain=True, strategy_name="content")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "listener"), n=2, explain=True, strategy_name="content")
 
     assert {row["explanation"]["reason"] for row in result.items} == {"Close to what you searched for recently."}

@@ -1,29 +1,13 @@
 """The recommendation pipeline on the handmade catalogue, with the real encoder."""
 
-from datetime import datetime, timezone
-
 import pytest
 
-from semrec.catalog import ingest, validation
 from semrec.catalog.models import User
 from semrec.recommend.models import Recommendation
 from semrec.recommend.service import recommend_for_user, similar_items
 from semrec.strategies.models import Strategy
 
-
-def _user(tenant, external_id):
-    return User.objects.get(tenant=tenant, external_id=external_id)
-
-
-def _ids(result):
-    return [row["id"] for row in result.items]
-
-
-def _send_events(tenant, rows):
-    clean, errors = validation.validate_events(rows, 10_000, datetime.now(timezone.utc))
-    item_pks = ingest.resolve_event_references(tenant, clean, errors)
-    assert not errors, errors.errors
-    ingest.insert_events(tenant, clean, item_pks)
+from .helpers import get_user, result_ids, send_events
 
 
 @pytest.fixture
@@ -37,35 +21,35 @@ def popularity_strategy(strategy):
 
 
 def test_content_follows_history_theme(content_strategy):
-    result = recommend_for_user(content_strategy.tenant, _user(content_strategy.tenant, "space-fan"), n=3, strategy_name="content")
-    assert _ids(result), result.notes
-    assert all(item_id.startswith("space-") for item_id in _ids(result)), _ids(result)
+    result = recommend_for_user(content_strategy.tenant, get_user(content_strategy.tenant, "space-fan"), n=3, strategy_name="content")
+    assert result_ids(result), result.notes
+    assert all(item_id.startswith("space-") for item_id in result_ids(result)), result_ids(result)
 
 
 def test_seen_items_excluded(strategy):
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=10)
-    assert not {"space-1", "space-2", "space-3"} & set(_ids(result))
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=10)
+    assert not {"space-1", "space-2", "space-3"} & set(result_ids(result))
 
 
 def test_seen_items_allowed_when_asked(content_strategy):
     result = recommend_for_user(
-        content_strategy.tenant, _user(content_strategy.tenant, "space-fan"), n=3, exclude_seen=False, strategy_name="content"
+        content_strategy.tenant, get_user(content_strategy.tenant, "space-fan"), n=3, exclude_seen=False, strategy_name="content"
     )
-    assert {"space-1", "space-2", "space-3"} & set(_ids(result))
+    assert {"space-1", "space-2", "space-3"} & set(result_ids(result))
 
 
 def test_hybrid_differs_from_popularity(strategy, popularity_strategy):
-    user = _user(strategy.tenant, "space-fan")
+    user = get_user(strategy.tenant, "space-fan")
     hybrid = recommend_for_user(strategy.tenant, user, n=5)
     popular = recommend_for_user(strategy.tenant, user, n=5, strategy_name="popularity")
     assert not hybrid.fell_back
-    assert _ids(hybrid) != _ids(popular)
-    assert _ids(hybrid)[0].startswith("space-")
-    assert _ids(popular)[0].startswith("cook-")
+    assert result_ids(hybrid) != result_ids(popular)
+    assert result_ids(hybrid)[0].startswith("space-")
+    assert result_ids(popular)[0].startswith("cook-")
 
 
 def test_explanations_cite_history(strategy):
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3, explain=True)
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3, explain=True)
     cited = {entry["id"] for row in result.items for entry in row["explanation"].get("because", [])}
     assert cited
     assert cited <= {"space-1", "space-2", "space-3"}
@@ -75,7 +59,7 @@ def test_cold_user_gets_popular_from_hybrid(strategy):
     newcomer = User.objects.create(tenant=strategy.tenant, external_id="newcomer")
     result = recommend_for_user(strategy.tenant, newcomer, n=3)
     assert not result.fell_back
-    assert _ids(result)[0] == "cook-1"
+    assert result_ids(result)[0] == "cook-1"
 
 
 def test_cold_user_content_falls_back(content_strategy):
@@ -83,13 +67,13 @@ def test_cold_user_content_falls_back(content_strategy):
     result = recommend_for_user(content_strategy.tenant, newcomer, n=3, strategy_name="content")
     assert result.fell_back
     assert result.notes
-    assert _ids(result)[0] == "cook-1"
+    assert result_ids(result)[0] == "cook-1"
 
 
 def test_missing_plugin_falls_back(strategy):
     # bulk_create skips save(), as a plugin uninstalled after saving would.
     Strategy.objects.bulk_create([Strategy(tenant=strategy.tenant, name="broken", scorer_id="not-installed")])
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3, strategy_name="broken")
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3, strategy_name="broken")
     assert result.fell_back
     assert "not-installed" in " ".join(result.notes)
     assert len(result.items) == 3
@@ -102,45 +86,45 @@ def test_failing_scorer_falls_back(strategy, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(ContentScorer, "score", explode)
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3)
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3)
     assert result.fell_back
     assert "boom" in " ".join(result.notes)
 
 
 def test_new_event_changes_next_list(content_strategy):
     tenant = content_strategy.tenant
-    user = _user(tenant, "cook")
+    user = get_user(tenant, "cook")
     before = recommend_for_user(tenant, user, n=3, strategy_name="content")
-    _send_events(tenant, [{"user_id": "cook", "item_id": item, "kind": "purchase"} for item in ("jazz-1", "jazz-2", "jazz-3")])
+    send_events(tenant, [{"user_id": "cook", "item_id": item, "kind": "purchase"} for item in ("jazz-1", "jazz-2", "jazz-3")])
     after = recommend_for_user(tenant, user, n=3, strategy_name="content")
-    assert "jazz-4" not in _ids(before)
-    assert _ids(after)[0] == "jazz-4"
+    assert "jazz-4" not in result_ids(before)
+    assert result_ids(after)[0] == "jazz-4"
 
 
 def test_new_event_changes_hybrid_list(strategy):
-    user = _user(strategy.tenant, "cook")
+    user = get_user(strategy.tenant, "cook")
     before = recommend_for_user(strategy.tenant, user, n=5)
-    _send_events(strategy.tenant, [{"user_id": "cook", "item_id": item, "kind": "purchase"} for item in ("jazz-1", "jazz-2", "jazz-3")])
+    send_events(strategy.tenant, [{"user_id": "cook", "item_id": item, "kind": "purchase"} for item in ("jazz-1", "jazz-2", "jazz-3")])
     after = recommend_for_user(strategy.tenant, user, n=5)
-    assert _ids(before) != _ids(after)
+    assert result_ids(before) != result_ids(after)
 
 
 def test_served_list_is_logged(strategy):
-    result = recommend_for_user(strategy.tenant, _user(strategy.tenant, "space-fan"), n=3)
+    result = recommend_for_user(strategy.tenant, get_user(strategy.tenant, "space-fan"), n=3)
     logged = Recommendation.objects.get(pk=result.id)
-    assert logged.items == _ids(result)
+    assert logged.items == result_ids(result)
     assert logged.strategy == strategy
 
 
 def test_similar_items_share_theme(strategy):
     item = strategy.tenant.items.get(external_id="cook-3")
     result = similar_items(strategy.tenant, item, n=3)
-    assert "cook-3" not in _ids(result)
-    assert all(item_id.startswith("cook-") for item_id in _ids(result)), _ids(result)
+    assert "cook-3" not in result_ids(result)
+    assert all(item_id.startswith("cook-") for item_id in result_ids(result)), result_ids(result)
 
 
 def test_items_beyond_history_limit_stay_excluded(content_strategy):
     content_strategy.options = {"history_limit": 1}
     content_strategy.save()
-    result = recommend_for_user(content_strategy.tenant, _user(content_strategy.tenant, "space-fan"), n=16, strategy_name="content")
-    assert not {"space-1", "space-2", "space-3"} & set(_ids(result))
+    result = recommend_for_user(content_strategy.tenant, get_user(content_strategy.tenant, "space-fan"), n=16, strategy_name="content")
+    assert not {"space-1", "space-2", "space-3"} & set(result_ids(result))

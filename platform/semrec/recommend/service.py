@@ -349,9 +349,9 @@ def steer_by_intent(
         return scored
     probability = {entry.item_id: min(1.0, sum(distribution.get(c, 0.0) for c in categories.get(entry.item_id) or [])) for entry in scored}
     if min_probability > 0:
-        kept = [entry for entry in scored if probability[entry.item_id] >= min_probability]
-        if len(kept) >= n:
-            scored = kept
+        likely = [entry for entry in scored if probability[entry.item_id] >= min_probability]
+        if len(likely) >= n:
+            scored = likely
     if boost == 0:
         return scored
 
