@@ -241,7 +241,7 @@ def _mind_histories(path: Path) -> dict[str, tuple[float, list[str]]]:
     histories = {}
     with open(path, encoding="utf-8") as handle:
         for line in handle:
-            _impression, user, time, history, _shown = line.rstrip("\n").split("\t")
+            _impression, user, time, history, _candidates = line.rstrip("\n").split("\t")
             start = datetime.strptime(time, "%m/%d/%Y %I:%M:%S %p").timestamp()
             if user not in histories or start < histories[user][0]:
                 histories[user] = (start, history.split())

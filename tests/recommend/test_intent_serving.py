@@ -190,10 +190,10 @@ def test_search_is_personalised_by_the_user(strategy):
 def test_search_excludes_seen_only_when_asked(strategy):
     user = get_user(strategy.tenant, "space-fan")
 
-    shown = search_items(strategy.tenant, "rocket to Mars", user=user, n=3)
+    with_seen = search_items(strategy.tenant, "rocket to Mars", user=user, n=3)
     hidden = search_items(strategy.tenant, "rocket to Mars", user=user, n=3, exclude_seen=True)
 
-    assert "space-1" in result_ids(shown)
+    assert "space-1" in result_ids(with_seen)
     assert "space-1" not in result_ids(hidden)
 
 
@@ -214,10 +214,10 @@ def test_steer_by_intent_filter_keeps_enough():
     scored = [ScoredItem(1, 0.9), ScoredItem(2, 0.8)]
     categories = {1: ["Drama"], 2: ["Comedy"]}
 
-    kept = steer_by_intent(scored, categories, {"Drama": 0.1, "Comedy": 0.9}, boost=0.0, min_probability=0.5, n=1)
+    filtered = steer_by_intent(scored, categories, {"Drama": 0.1, "Comedy": 0.9}, boost=0.0, min_probability=0.5, n=1)
     unfiltered = steer_by_intent(scored, categories, {"Drama": 0.1, "Comedy": 0.9}, boost=0.0, min_probability=0.5, n=2)
 
-    assert [entry.item_id for entry in kept] == [2]
+    assert [entry.item_id for entry in filtered] == [2]
     assert [entry.item_id for entry in unfiltered] == [1, 2]
 
 

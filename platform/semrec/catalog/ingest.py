@@ -170,8 +170,9 @@ def ensure_users(tenant: Tenant, external_ids: Iterable[str]) -> dict[str, int]:
     known = dict(User.objects.filter(tenant=tenant, external_id__in=requested).values_list("external_id", "id"))
     missing = requested - known.keys()
     if missing:
+        # Sorted, so that new users get their ids in the same order on every run.
         User.objects.bulk_create(
-            [User(tenant=tenant, external_id=external_id) for external_id in missing],
+            [User(tenant=tenant, external_id=external_id) for external_id in sorted(missing)],
             batch_size=WRITE_BATCH,
             ignore_conflicts=True,
         )

@@ -59,7 +59,7 @@ def tiny_interactions() -> InteractionData:
 
 
 def tiny_intent_examples(count: int = 120) -> IntentExamples:
-    """Examples with a known answer: the query, when there is one, says what comes next.
+    """Build examples whose correct intent is known: the query, when there is one, decides the next cluster.
 
     Users alternate between the space and cooking clusters. Without a query
     they engage with their own cluster next; with a query (half the
@@ -74,10 +74,10 @@ def tiny_intent_examples(count: int = 120) -> IntentExamples:
         own, other = (SPACE_ITEMS, COOKING_ITEMS) if index % 2 == 0 else (COOKING_ITEMS, SPACE_ITEMS)
         users.append(normalise(vectors[own[index % 4]] + 0.1 * rng.standard_normal(4)))
         phase = index % 8
-        wanted = other if phase in (2, 3) else own
-        queries.append(vectors[wanted[(index + 1) % 4]] if phase < 4 else zero)
-        items.append(vectors[wanted[(index + 2) % 4]])
-        targets.append([0.0, 1.0] if wanted is SPACE_ITEMS else [1.0, 0.0])
+        target = other if phase in (2, 3) else own
+        queries.append(vectors[target[(index + 1) % 4]] if phase < 4 else zero)
+        items.append(vectors[target[(index + 2) % 4]])
+        targets.append([0.0, 1.0] if target is SPACE_ITEMS else [1.0, 0.0])
     centroids = np.stack([
         normalise(np.mean([vectors[i] for i in COOKING_ITEMS], axis=0)),
         normalise(np.mean([vectors[i] for i in SPACE_ITEMS], axis=0)),

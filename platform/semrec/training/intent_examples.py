@@ -45,7 +45,8 @@ def load_intent_examples(strategy, space, encoder, max_examples: int = 500_000) 
     """Return the examples of the strategy's tenant, with vectors from ``space`` and queries from ``encoder``."""
     tenant = strategy.tenant
     categories = {
-        pk: list(cats) for pk, cats in Item.objects.filter(tenant=tenant).exclude(categories=[]).values_list("pk", "categories")
+        pk: list(cats)
+        for pk, cats in Item.objects.filter(tenant=tenant).exclude(categories=[]).order_by("pk").values_list("pk", "categories")
     }
     vectors = item_vectors(space, list(categories))
     events = (

@@ -1,10 +1,11 @@
 """Import MIND (Microsoft News) click logs, with news text in Chinese or English.
 
-A MIND folder contains ``behaviors.tsv`` (one impression per line: impression
-id, user id, time, click history, shown news with ``-1`` for clicked and
-``-0`` for not clicked) and a news file: ``news.tsv`` in the MIND format
-(nid, category, subcategory, title, abstract, url, entities) or
-``news_zh.tsv`` (nid, title, abstract, with a header line) from xMIND.
+A MIND folder contains ``behaviors.tsv`` and a news file. Each line of
+``behaviors.tsv`` is one impression: impression id, user id, time, click
+history, and the displayed candidates, marked ``-1`` when clicked and ``-0``
+when not. The news file is ``news.tsv`` in the MIND format (nid, category,
+subcategory, title, abstract, url, entities) or xMIND's ``news_zh.tsv`` (nid,
+title, abstract, with a header line).
 
 News with text become items. Clicks become ``click`` events: history clicks
 and clicked impression candidates. Shown-but-not-clicked candidates are not
