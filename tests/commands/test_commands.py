@@ -134,6 +134,20 @@ def test_demo_without_serving(db, tmp_path, monkeypatch):
     assert authenticate(username="admin", password="a-demo-password-1") is not None
 
 
+def test_demo_rerun_revokes_earlier_key(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEMREC_ADMIN_PASSWORD", "a-demo-password-1")
+    folder = str(write_latest(tmp_path / "ml"))
+    first = run("semrec_demo", "--path", folder, "--no-serve")
+    second = run("semrec_demo", "--path", folder, "--no-serve")
+
+    first_key = first.split("API key (shown once): ")[1].split()[0]
+    second_key = second.split("API key (shown once): ")[1].split()[0]
+    assert ApiKey.authenticate(first_key) is None
+    assert ApiKey.authenticate(second_key) is not None
+    assert "Revoked 1 API key(s)" in second
+    assert ApiKey.objects.active().filter(tenant__slug="demo").count() == 1
+
+
 def test_import_warns_on_other_dataset(tenant, tmp_path):
     from ..catalog.test_movielens import write_1m
 

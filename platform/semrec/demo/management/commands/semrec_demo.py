@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
+from django.utils import timezone
 
 from semrec.catalog.importers.movielens import DatasetNotFound, import_movielens, locate_dataset
 from semrec.catalog.models import User
@@ -18,6 +19,7 @@ from semrec.training.models import TrainingRun
 from semrec.training.runs import RunFailed, run_now
 
 ADMIN_USERNAME = "admin"
+DEMO_KEY_NAME = "demo"
 
 
 class Command(BaseCommand):
@@ -53,11 +55,20 @@ class Command(BaseCommand):
         self._run(strategy, TrainingRun.Kind.ENCODE, verbose)
         self._run(strategy, TrainingRun.Kind.TRAIN, verbose)
 
-        _key, raw_key = ApiKey.issue(tenant, "demo")
+        raw_key = self._rotate_demo_key(tenant)
         user = User.objects.filter(tenant=tenant).annotate(events_count=Count("events")).order_by("-events_count", "external_id").first()
         self._print_summary(options["addr"], raw_key, user, password)
         if not options["no_serve"]:
             self._serve(options["addr"])
+
+    def _rotate_demo_key(self, tenant: Tenant) -> str:
+        """Issue a new demo key and revoke the ones earlier runs printed, so keys do not pile up."""
+        earlier = ApiKey.objects.active().filter(tenant=tenant, name=DEMO_KEY_NAME)
+        revoked = earlier.update(revoked_at=timezone.now())
+        if revoked:
+            self.stdout.write(f"Revoked {revoked} API key(s) printed by an earlier demo run.")
+        _key, raw_key = ApiKey.issue(tenant, DEMO_KEY_NAME)
+        return raw_key
 
     def _serve(self, addr: str) -> None:
         # Exit through SystemExit on SIGTERM as on Ctrl-C, so that exit
