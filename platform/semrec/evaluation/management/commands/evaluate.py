@@ -38,10 +38,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--all-strategies", action="store_true", help="Evaluate every strategy of the tenant.")
         parser.add_argument(
-            "--split", default=SplitProtocol.RANDOM_BY_USER, choices=SplitProtocol.values, help="How user-item pairs are split."
+            "--split", default=SplitProtocol.RANDOM_BY_USER, choices=SplitProtocol.values, help="How user-item pairs are split (default: %(default)s)."
         )
-        parser.add_argument("--train-ratio", type=float, default=0.75, help="Share of pairs kept for training by the random splits (0 to 1).")
-        parser.add_argument("--seed", type=int, default=42, help="Seed of the random split and of the user sample.")
+        parser.add_argument("--train-ratio", type=float, default=0.75, help="Share of pairs kept for training by the random splits, from 0 to 1 (default: %(default)s).")
+        parser.add_argument("--seed", type=int, default=42, help="Seed of the random split and of the user sample (default: %(default)s).")
         parser.add_argument("-k", "--k", dest="ks", type=int, action="append", help="Cut-off K; repeat it for several. Default 10.")
         parser.add_argument("--min-rating", type=float, help="Held-out ratings below this value do not count as relevant.")
         parser.add_argument(
