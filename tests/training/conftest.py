@@ -52,12 +52,16 @@ def broker(settings):
     routes = {name: {"queue": GPU_QUEUE} for name in ("semrec.encode_items", "semrec.encode_changed_items", "semrec.train_strategy")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False, task_default_queue=DEFAULT_QUEUE, task_routes=routes)
     app.close()
+    # Celery 5.7's app.close() drops the connection pool but not the producer
+    # pool, which stays bound to the previous broker URL.
+    app.amqp._producer_pool = None
     with app.connection_for_write() as conn:
         for queue in (DEFAULT_QUEUE, GPU_QUEUE):
             conn.default_channel.queue_purge(queue)
     yield
     app.conf.update(saved)
     app.close()
+    app.amqp._producer_pool = None
 
 
 @dataclass

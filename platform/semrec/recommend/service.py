@@ -185,7 +185,7 @@ def _user_context(runtime: StrategyRuntime, user: User | None, options, *, exclu
         searches = load_searches(user.pk, options, history[0].timestamp if history else None)
     return DatabaseContext(
         space=runtime.space,
-        encoder=runtime.plugins.encoder if runtime.plugins else None,
+        encoder=runtime.space_encoder,
         tenant_id=runtime.strategy.tenant_id,
         strategy_id=runtime.strategy.pk,
         user_id=user.pk if user is not None else None,
@@ -202,10 +202,11 @@ def _encode_query(runtime: StrategyRuntime, context: DatabaseContext, query: str
     context.query_text = query
     if runtime.plugins is None:
         return []
+    encoder = runtime.space_encoder
     try:
-        context.query_vector = query_vectors(runtime.plugins.encoder, [query])[query]
+        context.query_vector = query_vectors(encoder, [query])[query]
     except Exception as err:
-        logger.exception("Tenant %s strategy %s: encoder %s failed on a query", context.tenant_id, context.strategy_id, runtime.plugins.encoder.id)
+        logger.exception("Tenant %s strategy %s: encoder %s failed on a query", context.tenant_id, context.strategy_id, encoder.id)
         return [_("The query could not be encoded (%(error)s); it was left out.") % {"error": err}]
     return []
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError as PydanticValidationError
 
@@ -51,6 +51,17 @@ class Strategy(models.Model):
     explainer_id = models.CharField(_("explainer"), max_length=100, blank=True, default="history_similarity")
     explainer_config = models.JSONField(_("explainer configuration"), default=dict, blank=True)
     options = models.JSONField(_("options"), default=dict, blank=True)
+    # Set only by encode runs; see semrec.vectors.serving for how serving picks a space.
+    serving_space = models.ForeignKey(
+        "vectors.EmbeddingSpace",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="serving_strategies",
+        verbose_name=_("serving space"),
+        help_text=_("The last embedding space an encode run completed for this strategy."),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -79,7 +90,34 @@ class Strategy(models.Model):
         # Forms call clean() themselves; code that saves directly is checked
         # too, so no strategy is stored with a plugin that cannot load it.
         self.clean()
+        encoder_changed = self._encoder_changed()
         super().save(*args, **kwargs)
+        if encoder_changed:
+            # Imported here because the training app imports this module.
+            from semrec.training.versions import queue_encoder_switch
+
+            transaction.on_commit(lambda: queue_encoder_switch(self))
+
+    def encoder_fingerprint(self) -> str:
+        """Return the fingerprint of the encoder id and its options set away from their defaults."""
+        from semrec.vectors.models import config_fingerprint
+
+        cls = get_registry().get("encoder", self.encoder_id)
+        config = cls.validate_config(self.encoder_config or {}).model_dump(mode="json", exclude_defaults=True)
+        return config_fingerprint(self.encoder_id, config)
+
+    def _encoder_changed(self) -> bool:
+        """Return whether this save changes the encoder of an existing strategy."""
+        if self.pk is None:
+            return False
+        stored = Strategy.objects.filter(pk=self.pk).first()
+        if stored is None:
+            return False
+        try:
+            return stored.encoder_fingerprint() != self.encoder_fingerprint()
+        except (PluginNotInstalled, PluginConfigError):
+            # The stored encoder was uninstalled or its options no longer validate: treat it as a change.
+            return True
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}

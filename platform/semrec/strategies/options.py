@@ -1,10 +1,14 @@
-"""Strategy options that belong to the core: event weights, history handling and intent steering."""
+"""Strategy options that belong to the core: event weights, history handling, intent steering and model versions."""
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: Metrics the activation gate can compare; every one of them is better when higher.
+ActivationMetric = Literal["precision", "recall", "ndcg", "map", "map_all_relevant", "mrr", "hit_rate"]
 
 DEFAULT_EVENT_WEIGHTS = {
     "view": 1.0,
@@ -63,6 +67,27 @@ class StrategyOptions(BaseModel):
         ge=0,
         le=1,
         description="Share of the query in personalised search scores; the rest goes to the user's intent vector.",
+    )
+    keep_versions: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Inactive model versions kept per trained role. After a new version is activated, older inactive "
+        "versions beyond this many are deleted. The active version is never deleted.",
+    )
+    activation_margin: float | None = Field(
+        None,
+        ge=0,
+        description="Activation gate: a newly trained version is activated only when the strategy with it scores at "
+        "least the score with the active version minus this margin, in activation_metric at activation_k on a "
+        "validation split. Otherwise it is stored inactive. Empty turns the gate off.",
+    )
+    activation_metric: ActivationMetric = Field(
+        "ndcg", description="Metric the activation gate compares (precision, recall, ndcg, map, map_all_relevant, mrr, hit_rate)."
+    )
+    activation_k: int = Field(10, ge=1, le=1000, description="Cut-off K of the top-K lists the activation gate measures.")
+    activation_max_users: int | None = Field(
+        1000, ge=1, description="The activation gate evaluates a random sample of at most this many validation users; empty uses all."
     )
 
     def event_weight(self, kind: str, value: float | None, age_days: float) -> float:

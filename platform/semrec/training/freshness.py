@@ -28,7 +28,8 @@ def _send(tenant_id: int, item_pks: list[int]) -> None:
     try:
         encode_changed_items_task.delay(tenant_id, item_pks)
     except TRANSIENT_ERRORS:
-        # The items are saved; the next full encode run picks them up.
+        # The items are saved. Celery beat's schedule check queues their
+        # encoding again (tasks.queue_stale_items), and so does any full encode run.
         logger.exception("Tenant %s: could not queue %d saved items for encoding", tenant_id, len(item_pks))
 
 

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from semrec.catalog.history import load_histories, load_interactions
 from semrec.catalog.models import Item, User, item_text
 from semrec.strategies.models import Strategy
 from semrec.strategies.plugins import build_plugins, role_of
 from semrec.plugins import Encoder, InsufficientTrainingData, PluginError, weighted_mean
-from semrec.vectors.models import ItemVector, UserVector
+from semrec.vectors.models import EmbeddingSpace, ItemVector, UserVector
 from semrec.vectors.search import item_vectors
+from semrec.vectors.serving import ServingSpace, complete_space, rebuild_encoder, resolve_serving_space
 from semrec.vectors.spaces import find_space, get_or_create_space, load_model_version
 
 from .intent_examples import load_intent_examples
@@ -48,13 +50,14 @@ class TextFit:
 
 
 def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False) -> dict:
-    """Encode the tenant's items whose text changed, then rebuild user vectors.
+    """Encode the tenant's items whose text changed, rebuild user vectors, and switch serving to the space.
 
     An encoder that fits on texts first loads the strategy's active version,
     or fits on every item text when there is none or ``force`` is set. A new
-    fit has a space of its own, so every item is encoded again, and its
-    version is activated only once that space is complete: serving keeps the
-    previous fit and its vectors until then.
+    fit has a space of its own, so every item is encoded again. Until a space
+    is complete, serving keeps the space it used before (see
+    semrec.vectors.serving). Once it is, one transaction marks it complete,
+    points the strategy at it and activates a new fit.
     """
     plugins = build_plugins(strategy)
     fit = _prepare_encoder(strategy, plugins.encoder, progress, force)
@@ -67,10 +70,39 @@ def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False)
             _discard_fit(strategy, fit.version, space)
         raise
 
-    if fit is not None and fit.is_new:
-        fit.version.activate()
-        logger.info("Strategy %s: activated model version %s of encoder %s", strategy.pk, fit.version.pk, plugins.encoder.id)
+    _switch_to(strategy, space, fit)
     return {**result, **_fit_result(fit)}
+
+
+def _switch_to(strategy: Strategy, space, fit: TextFit | None) -> None:
+    """Serve ``space`` from now on, activating the new fit that built it in the same transaction."""
+    # Imported here because versions imports the evaluation app, which imports this module.
+    from .versions import activate, prune
+
+    new_fit = fit is not None and fit.is_new
+    serve = _encoder_unchanged_since_start(strategy)
+    with transaction.atomic():
+        if new_fit:
+            activate(fit.version)
+        complete_space(strategy, space, serve=serve)
+    # NOTE: an intent model trained on another space's vectors does not fit
+    # this space when the encoder differs. Train the strategy again after an
+    # encoder change, because nothing queues that training run.
+    if new_fit:
+        prune(strategy, fit.version.role, strategy.parsed_options().keep_versions)
+
+
+def _encoder_unchanged_since_start(strategy: Strategy) -> bool:
+    """Return whether the stored strategy still names the encoder this run encoded with."""
+    stored = Strategy.objects.filter(pk=strategy.pk).first()
+    try:
+        unchanged = stored is not None and stored.encoder_fingerprint() == strategy.encoder_fingerprint()
+    except PluginError as err:
+        logger.warning("Strategy %s: encoder fingerprint cannot be computed: %s", strategy.pk, err)
+        return False
+    if not unchanged:
+        logger.info("Strategy %s: encoder changed during the encode run, so serving stays on its previous space", strategy.pk)
+    return unchanged
 
 
 def _item_rows(tenant, pks: list[int] | None = None) -> Iterator[ItemRow]:
@@ -116,44 +148,82 @@ def _encode_into(strategy: Strategy, encoder: Encoder, space, progress: RunProgr
     }
 
 
-def encode_saved_items(tenant, item_pks: list[int]) -> dict:
+def encode_saved_items(tenant, item_pks: list[int] | None) -> dict:
     """Encode the given items into every space of the tenant that already exists, skipping unchanged texts.
 
-    A space is created only by a full encode, so a tenant that was never
-    encoded gets nothing here. Returns the number of items encoded per space.
+    With ``item_pks`` None, every item of the tenant is checked. The spaces
+    are each strategy's target space and, while it is being built, the
+    space that still serves the strategy. A space is created only by a full
+    encode, so a tenant that was never encoded gets nothing here. Returns
+    the number of items encoded per space.
     """
     encoded: dict[int, int] = {}
     for strategy in Strategy.objects.filter(tenant=tenant).order_by("pk"):
-        target = _saved_items_target(strategy)
-        if target is None or target[1].pk in encoded:
-            continue
-        encoder, space = target
-        encoded[space.pk] = _encode_saved_into(strategy, encoder, space, item_pks)
+        for encoder, space in _saved_items_targets(strategy):
+            if space.pk not in encoded:
+                encoded[space.pk] = _encode_saved_into(strategy, encoder, space, item_pks)
     return {"items_encoded": encoded}
 
 
-def _saved_items_target(strategy: Strategy) -> tuple[Encoder, object] | None:
-    """Return the strategy's encoder, loaded, and its existing space; None when it has no space yet."""
+def _saved_items_targets(strategy: Strategy) -> list[tuple[Encoder, object]]:
+    """Return the strategy's existing target space and serving space, each with the encoder that built it."""
     try:
         encoder = build_plugins(strategy).encoder
     except PluginError as err:
+        # Serving falls back to a scorer without vectors then, so no space of this strategy serves.
         logger.warning("Strategy %s: saved items not encoded, because its plugins cannot be built: %s", strategy.pk, err)
-        return None
-    if encoder.fits_on_texts and load_active_fit(strategy, encoder) is None:
-        return None
-    space = find_space(strategy.tenant, encoder)
-    return None if space is None else (encoder, space)
+        return []
+    targets = []
+    if not (encoder.fits_on_texts and load_active_fit(strategy, encoder) is None):
+        space = find_space(strategy.tenant, encoder)
+        if space is not None:
+            targets.append((encoder, space))
+    serving = _serving_target(strategy)
+    if serving is not None and all(space.pk != serving[1].pk for _encoder, space in targets):
+        targets.append(serving)
+    return targets
 
 
-def _encode_saved_into(strategy: Strategy, encoder: Encoder, space, item_pks: list[int]) -> int:
-    encoded = dict(ItemVector.objects.filter(space=space, item_id__in=item_pks).values_list("item_id", "text_hash"))
+def _serving_target(strategy: Strategy) -> tuple[Encoder, object] | None:
+    space = strategy.serving_space
+    if space is None:
+        return None
+    try:
+        return rebuild_encoder(space), space
+    except (PluginError, ValueError) as err:
+        logger.warning("Strategy %s: saved items not encoded into serving space %s: %s", strategy.pk, space.pk, err)
+        return None
+
+
+def tenants_with_stale_items() -> list[int]:
+    """Return the tenants with an item that has no vector for its current text in some strategy's serving space.
+
+    Such items were saved while their encode task could not be sent or ran
+    and failed. ``encode_saved_items(tenant, None)`` encodes them.
+    """
+    tenants: set[int] = set()
+    for space in EmbeddingSpace.objects.filter(serving_strategies__isnull=False).distinct().order_by("pk"):
+        if space.tenant_id in tenants:
+            continue
+        current = ItemVector.objects.filter(space=space, item_id=OuterRef("pk"), text_hash=OuterRef("text_hash"))
+        if Item.objects.filter(tenant_id=space.tenant_id).exclude(Exists(current)).exists():
+            tenants.add(space.tenant_id)
+    return sorted(tenants)
+
+
+def _encode_saved_into(strategy: Strategy, encoder: Encoder, space, item_pks: list[int] | None) -> int:
+    vectors = ItemVector.objects.filter(space=space)
+    if item_pks is not None:
+        vectors = vectors.filter(item_id__in=item_pks)
+    encoded = dict(vectors.values_list("item_id", "text_hash"))
     rows = [row for row in _item_rows(strategy.tenant, item_pks) if encoded.get(row.pk) != row.text_hash]
     chunk_size = settings.SEMREC_ENCODE_CHUNK
     for start in range(0, len(rows), chunk_size):
         chunk = rows[start : start + chunk_size]
         vectors = encoder.encode([row.text for row in chunk], languages=[row.language for row in chunk])
         _save_item_vectors(space, chunk, vectors)
-    logger.info("Strategy %s: encoded %d of %d saved items into space %s", strategy.pk, len(rows), len(item_pks), space.pk)
+    checked = "all" if item_pks is None else len(item_pks)
+    logger.info("Strategy %s: encoded %d of %s saved items into space %s", strategy.pk, len(rows), checked, space.pk)
     return len(rows)
 
 
@@ -241,6 +311,12 @@ def _discard_fit(strategy: Strategy, version: ModelVersion, space) -> None:
     version.delete()
 
 
+def serving_space_for_training(strategy: Strategy, encoder: Encoder) -> ServingSpace:
+    """Return the space (and its encoder) that serves the strategy, so trained models fit the vectors they will see."""
+    load_active_fit(strategy, encoder)
+    return resolve_serving_space(strategy, encoder, find_space(strategy.tenant, encoder))
+
+
 def _fit_result(fit: TextFit | None) -> dict:
     if fit is None:
         return {"model_version": None, "fitted": False}
@@ -279,7 +355,7 @@ def rebuild_user_vectors(strategy: Strategy, space, progress: RunProgress) -> in
 
 
 def train_strategy(strategy: Strategy, progress: RunProgress) -> dict:
-    """Fit every trainable plugin of the strategy and activate the new versions.
+    """Fit every trainable plugin of the strategy and activate the new versions if the activation gate allows.
 
     A plugin that finds too little data is skipped with its reason, so the
     others still train. The run fails only when none could be trained.
@@ -308,13 +384,20 @@ def train_strategy(strategy: Strategy, progress: RunProgress) -> dict:
             skipped.append({"role": role, "plugin": plugin.id, "reason": str(err)})
     if not trained:
         raise InsufficientTrainingData(" ".join(entry["reason"] for entry in skipped))
-    return {"trained": trained, "skipped": skipped}
+
+    # Imported here because versions imports the evaluation app, which imports this module.
+    from .versions import activate_trained
+
+    progress.stage("activate", 1)
+    versions = list(ModelVersion.objects.filter(pk__in=[entry["model_version"] for entry in trained]))
+    activation = activate_trained(strategy, versions)
+    progress(1, 1)
+    return {"trained": trained, "skipped": skipped, "activated": activation["activated"], "activation": activation}
 
 
 def _interaction_item_vectors(strategy: Strategy, plugins, data) -> dict | None:
-    """Return the vectors of the interactions' items in the strategy's space, or None before encoding."""
-    load_active_fit(strategy, plugins.encoder)
-    space = find_space(strategy.tenant, plugins.encoder)
+    """Return the vectors of the interactions' items in the strategy's serving space, or None before encoding."""
+    space = serving_space_for_training(strategy, plugins.encoder).space
     if space is None:
         return None
     return item_vectors(space, np.unique(data.item_ids).tolist())
@@ -332,6 +415,7 @@ def _train_role(strategy: Strategy, plugins, role: str, plugin, interactions, pr
         metrics = plugin.fit(interactions, progress=progress)
     metrics["train_seconds"] = round(time.perf_counter() - started, 3)
 
+    # Stored inactive; activate_trained decides whether it serves.
     version = ModelVersion.objects.create(
         tenant=strategy.tenant,
         strategy=strategy,
@@ -341,21 +425,20 @@ def _train_role(strategy: Strategy, plugins, role: str, plugin, interactions, pr
         artifact=plugin.dump(),
         metrics=metrics,
     )
-    version.activate()
     logger.info("Strategy %s: trained %s as model version %s in %.1fs", strategy.pk, plugin.id, version.pk, metrics["train_seconds"])
     return {"role": role, "model_version": version.pk, **metrics}
 
 
 def _intent_examples(strategy: Strategy, plugins, progress: RunProgress):
-    # The examples need the item vectors and query vectors of the fit that serving uses.
-    load_active_fit(strategy, plugins.encoder)
-    space = find_space(strategy.tenant, plugins.encoder)
+    # The examples need the item vectors and query vectors of the space and encoder that serving uses.
+    serving = serving_space_for_training(strategy, plugins.encoder)
+    space = serving.space
     if space is None:
         raise InsufficientTrainingData(
             f"Intent model '{plugins.intent_model.id}' needs item vectors, and strategy '{strategy.name}' has none yet. "
             "Encode items first (manage.py semrec_encode)."
         )
     progress.stage("build intent examples", 1)
-    examples = load_intent_examples(strategy, space, plugins.encoder)
+    examples = load_intent_examples(strategy, space, serving.encoder)
     progress(1, 1)
     return examples

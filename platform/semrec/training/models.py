@@ -28,6 +28,9 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
     is_active = models.BooleanField(_("active"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    activated_at = models.DateTimeField(
+        _("last activated at"), null=True, blank=True, help_text=_("Empty for a version that was never active.")
+    )
 
     class Meta:
         verbose_name = _("model version")
@@ -44,10 +47,11 @@ class ModelVersion(models.Model):
 
     def activate(self) -> None:
         """Make this the active version of its role, atomically."""
+        now = timezone.now()
         with transaction.atomic():
             ModelVersion.objects.filter(strategy=self.strategy, role=self.role, is_active=True).exclude(pk=self.pk).update(is_active=False)
-            ModelVersion.objects.filter(pk=self.pk).update(is_active=True)
-            self.is_active = True
+            ModelVersion.objects.filter(pk=self.pk).update(is_active=True, activated_at=now)
+            self.is_active, self.activated_at = True, now
 
 
 class TrainingRun(models.Model):

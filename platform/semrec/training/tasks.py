@@ -18,7 +18,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from semrec.tenants.models import Tenant
 
-from .jobs import encode_items, encode_saved_items, train_strategy
+from .jobs import encode_items, encode_saved_items, tenants_with_stale_items, train_strategy
 from .models import RunProgress, TrainingRun, finish_run, requeue_run, start_run
 
 logger = logging.getLogger(__name__)
@@ -118,8 +118,8 @@ def train_strategy_task(self, run_id: int) -> dict:
 
 
 @shared_task(bind=True, name="semrec.encode_changed_items", acks_late=True, reject_on_worker_lost=True)
-def encode_changed_items_task(self, tenant_id: int, item_pks: list[int]) -> dict:
-    """Encode items saved through the API into the tenant's existing spaces."""
+def encode_changed_items_task(self, tenant_id: int, item_pks: list[int] | None) -> dict:
+    """Encode items saved through the API into the tenant's existing spaces; None checks every item of the tenant."""
     try:
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:
@@ -129,14 +129,41 @@ def encode_changed_items_task(self, tenant_id: int, item_pks: list[int]) -> dict
     except TRANSIENT_ERRORS as err:
         if self.request.is_eager or self.request.retries >= settings.SEMREC_TASK_MAX_RETRIES:
             raise
-        raise _retry(self, err, f"encoding {len(item_pks)} saved items of tenant {tenant_id}") from err
+        count = "all" if item_pks is None else len(item_pks)
+        raise _retry(self, err, f"encoding {count} saved items of tenant {tenant_id}") from err
 
 
 @shared_task(name="semrec.queue_due_schedules")
 def queue_due_schedules_task() -> dict:
-    """Start the encode and train runs whose schedule is due. Celery beat sends this task."""
-    # Imported here because schedules imports runs, which imports this module.
+    """Start the due scheduled runs, and send the work that could not be sent earlier. Celery beat sends this task.
+
+    That work is the encode run of a changed encoder, and the encoding of
+    saved items that have no vector for their current text.
+    """
+    # Imported here because schedules and versions import runs, which imports this module.
     from .schedules import queue_due_schedules
+    from .versions import queue_pending_switches
 
     runs = queue_due_schedules()
-    return {"runs": [run.pk for run in runs]}
+    switches = queue_pending_switches()
+    return {
+        "runs": [run.pk for run in runs],
+        "encoder_switches": [run.pk for run in switches],
+        "stale_item_tenants": queue_stale_items(),
+    }
+
+
+def queue_stale_items() -> list[int]:
+    """Send an encode task for each tenant with items missing from a serving space; return those tenants' ids."""
+    if not settings.SEMREC_ENCODE_ON_SAVE:
+        return []
+    sent = []
+    for tenant_id in tenants_with_stale_items():
+        try:
+            encode_changed_items_task.delay(tenant_id, None)
+        except TRANSIENT_ERRORS:
+            logger.warning("Tenant %s: could not queue the encoding of its stale items", tenant_id, exc_info=True)
+            continue
+        logger.info("Tenant %s: queued the encoding of items that have no current vector", tenant_id)
+        sent.append(tenant_id)
+    return sent

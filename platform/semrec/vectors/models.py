@@ -35,7 +35,13 @@ def plugin_fingerprint(plugin) -> str:
 
 
 class EmbeddingSpace(models.Model):
-    """One encoder with one configuration, for one tenant."""
+    """One encoder with one configuration, for one tenant.
+
+    ``encoder_id``, ``encoder_config`` and, for an encoder fitted on item
+    texts, ``model_version`` are enough to rebuild the encoder that produced
+    the space's vectors, so a space can keep serving (query encoding
+    included) after its strategy names another encoder.
+    """
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="spaces", verbose_name=_("tenant"))
     encoder_id = models.CharField(_("encoder"), max_length=100)
@@ -43,7 +49,23 @@ class EmbeddingSpace(models.Model):
     fingerprint = models.CharField(_("fingerprint"), max_length=16, editable=False)
     model_name = models.CharField(_("model name"), max_length=500)
     dimension = models.PositiveIntegerField(_("dimension"))
+    # Deleting a fit deletes its space, because nothing can encode queries for it any more.
+    model_version = models.ForeignKey(
+        "training.ModelVersion",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="spaces",
+        verbose_name=_("model version"),
+        help_text=_("The fitted state of the encoder, for encoders that learn from item texts."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    completed_at = models.DateTimeField(
+        _("completed at"),
+        null=True,
+        blank=True,
+        help_text=_("When an encode run first finished encoding every item into this space; empty while it is being built."),
+    )
 
     class Meta:
         verbose_name = _("embedding space")
@@ -54,6 +76,10 @@ class EmbeddingSpace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant.slug}: {self.encoder_id} ({self.model_name}, {self.dimension}d)"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.completed_at is not None
 
     @property
     def index_name(self) -> str:
@@ -74,6 +100,8 @@ class EmbeddingSpace(models.Model):
 
 
 class ItemVector(models.Model):
+    """An item's vector in one space; the space records the encoder and model that produced it."""
+
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="item_vectors")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="vectors")
     embedding = VectorField()
@@ -87,6 +115,8 @@ class ItemVector(models.Model):
 
 
 class UserVector(models.Model):
+    """A user's vector in one space: the weighted mean of their history's item vectors there."""
+
     space = models.ForeignKey(EmbeddingSpace, on_delete=models.CASCADE, related_name="user_vectors")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="vectors")
     embedding = VectorField()

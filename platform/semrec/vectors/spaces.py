@@ -53,6 +53,7 @@ def get_or_create_space(tenant: Tenant, encoder: Encoder) -> EmbeddingSpace:
             "encoder_config": encoder.config.model_dump(mode="json"),
             "model_name": _model_name(encoder),
             "dimension": encoder.dimension,
+            "model_version_id": encoder.model_version_id,
         },
     )
     return space
