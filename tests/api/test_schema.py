@@ -11,6 +11,8 @@ ENDPOINTS = {
     "/api/v1/users/{user_id}/recommendations/": "get",
     "/api/v1/items/{item_id}/similar/": "get",
     "/api/v1/search/": "get",
+    "/api/v1/runs/": "post",
+    "/api/v1/runs/{run_id}/": "get",
 }
 
 

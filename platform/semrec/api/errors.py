@@ -46,6 +46,24 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class InvalidRequest(exceptions.APIException):
+    """HTTP 400 for one invalid value outside a serializer, such as a path parameter."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message, code=code)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message, code=code)
+
+
 def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -128,3 +128,98 @@ class RecommendationResponseSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
     items = RecommendedItemSerializer(many=True)
     intent = IntentSerializer(required=False, help_text=_("Only with explain=1."))
+
+
+# --- Background runs ---
+
+RUN_KINDS = ("encode", "train", "evaluate")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+
+
+class JsonBooleanField(serializers.BooleanField):
+    """A boolean that accepts only JSON true and false, not the strings and numbers BooleanField also reads."""
+
+    default_error_messages = {"invalid": _("Must be true or false (a JSON boolean), got {input!r}.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid", input=data)
+
+
+class RunCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=RUN_KINDS,
+        help_text=_("encode: encode the items and rebuild user vectors; train: train the strategy's trainable plugins; "
+                    "evaluate: evaluate the strategy offline."),
+        error_messages={"invalid_choice": _("Unknown kind {input!r}. Use encode, train or evaluate.")},
+    )
+    strategy = serializers.SlugField(required=False, max_length=100, help_text=_("Strategy name; the tenant's default when omitted."))
+    force = JsonBooleanField(required=False, help_text=_("Re-encode every item, changed or not (encode only)."))
+    settings = serializers.DictField(
+        required=False,
+        help_text=_("Evaluation settings (evaluate only): protocol, train_ratio, seed, ks, min_rating, validation, max_users."),
+    )
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: _("Unknown field. Send only kind, strategy, force and settings.") for name in unknown}
+            )
+        if "force" in attrs and attrs["kind"] != "encode":
+            raise serializers.ValidationError({"force": _("force applies only to encode runs. Leave it out for %(kind)s runs.") % {"kind": attrs["kind"]}})
+        if "settings" in attrs and attrs["kind"] != "evaluate":
+            raise serializers.ValidationError({"settings": _("settings applies only to evaluate runs. Leave it out for %(kind)s runs.") % {"kind": attrs["kind"]}})
+        return attrs
+
+
+class RunListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=RUN_STATUSES,
+        required=False,
+        help_text=_("Only runs with this status."),
+        error_messages={"invalid_choice": _("Unknown status {input!r}. Use queued, running, succeeded or failed.")},
+    )
+    kind = serializers.ChoiceField(
+        choices=RUN_KINDS,
+        required=False,
+        help_text=_("Only runs of this kind."),
+        error_messages={"invalid_choice": _("Unknown kind {input!r}. Use encode, train or evaluate.")},
+    )
+    strategy = serializers.SlugField(required=False, max_length=100, help_text=_("Only runs of the strategy with this name."))
+    limit = serializers.IntegerField(default=20, min_value=1, max_value=200, help_text=_("Number of runs to return."))
+    offset = serializers.IntegerField(default=0, min_value=0, help_text=_("Number of runs to skip, for the next page."))
+
+
+class RunModelVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    plugin = serializers.CharField(help_text=_("Id of the plugin that was trained."))
+    is_active = serializers.BooleanField(help_text=_("Whether the version is still the active one of its role."))
+    created_at = serializers.DateTimeField()
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField(help_text=_("queued, running, succeeded or failed."))
+    strategy = serializers.CharField(help_text=_("Name of the strategy the run works on."))
+    stage = serializers.CharField(help_text=_("The step in progress, such as 'encode items'."))
+    done = serializers.IntegerField(help_text=_("Units of the current stage done."))
+    total = serializers.IntegerField(help_text=_("Units of the current stage; 0 while not known."))
+    percent = serializers.FloatField(help_text=_("Progress of the current stage, 0 to 100."))
+    eta_seconds = serializers.FloatField(allow_null=True, help_text=_("Estimated seconds left in the current stage; null until there is a pace."))
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True, help_text=_("Seconds from start to finish, or so far while running."))
+    error = serializers.CharField(help_text=_("Why the run failed; empty otherwise."))
+    result = serializers.DictField(help_text=_("Figures of a finished run; their keys depend on the kind."))
+    model_versions = RunModelVersionSerializer(many=True, help_text=_("Model versions the run produced."))
+
+
+class RunPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text=_("Runs that match the filters, on all pages."))
+    next = serializers.CharField(allow_null=True, help_text=_("URL of the next page; null on the last."))
+    results = RunSerializer(many=True)

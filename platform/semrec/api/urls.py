@@ -15,6 +15,8 @@ urlpatterns = [
     re_path(r"^users/(?P<user_id>.+)/recommendations/?$", views.RecommendationsView.as_view(), name="recommendations"),
     re_path(r"^items/(?P<item_id>.+)/similar/?$", views.SimilarItemsView.as_view(), name="similar-items"),
     re_path(r"^search/?$", views.SearchView.as_view(), name="search"),
+    re_path(r"^runs/?$", views.RunListView.as_view(), name="runs"),
+    re_path(r"^runs/(?P<run_id>[^/]+)/?$", views.RunDetailView.as_view(), name="run"),
     path("schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "docs/",

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,7 +17,7 @@ from semrec.catalog import ingest, validation
 from semrec.catalog.models import Item, User
 from semrec.recommend import service
 
-from . import serializers
+from . import runs, serializers
 from .errors import BatchRejected, Conflict, NotFound
 
 
@@ -188,3 +188,48 @@ class SimilarItemsView(APIView):
         except service.ItemNotEncoded as err:
             raise Conflict(str(err), code="item_not_encoded") from err
         return _response(result)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="runs_list",
+        summary="List background runs",
+        description="The tenant's encode, train and evaluate runs, newest first.",
+        parameters=[serializers.RunListQuerySerializer],
+        responses={200: serializers.RunPageSerializer},
+    ),
+    post=extend_schema(
+        operation_id="runs_create",
+        summary="Start a background run",
+        description=(
+            "Creates an encode, train or evaluate run and sends it to the Celery workers. Poll "
+            "GET /api/v1/runs/{id}/ for its progress. Without a broker (eager mode) the run executes "
+            "during the request, and the response already shows it finished."
+        ),
+        request=serializers.RunCreateSerializer,
+        responses={202: serializers.RunSerializer},
+    ),
+)
+class RunListView(APIView):
+    parser_classes = [JSONParser]
+
+    def get(self, request):
+        params = _query_params(serializers.RunListQuerySerializer, request)
+        return Response(runs.list_page(request, params))
+
+    def post(self, request):
+        body = serializers.RunCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = runs.start(request.user.tenant, body.validated_data)
+        return Response(runs.describe(run), status=202, headers={"Location": runs.run_url(request, run)})
+
+
+class RunDetailView(APIView):
+    @extend_schema(
+        operation_id="runs_retrieve",
+        summary="Status and progress of a background run",
+        parameters=[OpenApiParameter("run_id", int, OpenApiParameter.PATH, description="The run's id.")],
+        responses={200: serializers.RunSerializer},
+    )
+    def get(self, request, run_id: str):
+        return Response(runs.describe(runs.get_run(request.user.tenant, run_id)))
