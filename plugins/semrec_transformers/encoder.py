@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 
 from semrec.plugins import Encoder, PluginConfig, ProgressCallback
@@ -46,8 +47,8 @@ class TransformersConfig(PluginConfig):
 
 class TransformersEncoder(Encoder):
     id = "transformers"
-    label = "Transformers encoder"
-    description = (
+    label = gettext_lazy("Transformers encoder")
+    description = gettext_lazy(
         "Encodes text with a Hugging Face encoder model: mean or first-token pooling, "
         "then L2 normalisation. Runs on CUDA with float16 when a GPU is present."
     )
@@ -61,6 +62,14 @@ class TransformersEncoder(Encoder):
         self._model = None
         self._device = None
         self._dimension: int | None = None
+        # Lowered from config.batch_size when CUDA runs out of memory, and kept
+        # for later calls so that each batch does not fail first.
+        self._batch_size = self.config.batch_size
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per forward pass now: config.batch_size, or less after CUDA ran out of memory."""
+        return self._batch_size
 
     @property
     def model_name(self) -> str:
@@ -98,13 +107,36 @@ class TransformersEncoder(Encoder):
         order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
         done = 0
         with torch.inference_mode():
-            for start in range(0, len(order), self.config.batch_size):
-                indices = order[start : start + self.config.batch_size]
-                output[indices] = self._encode_batch([texts[index] for index in indices])
+            while done < len(order):
+                indices = order[done : done + self._batch_size]
+                try:
+                    output[indices] = self._encode_batch([texts[index] for index in indices])
+                except torch.cuda.OutOfMemoryError:
+                    if len(indices) <= 1:
+                        logger.error("CUDA ran out of memory encoding a single text with model %s", self._model_name)
+                        raise
+                    self._halve_batch_size(len(indices))
+                    continue
                 done += len(indices)
                 if progress is not None:
                     progress(done, len(texts))
         return output
+
+    def _halve_batch_size(self, failed_size: int) -> None:
+        """Halve the batch size after CUDA ran out of memory on a batch of ``failed_size`` texts.
+
+        NOTE: this path runs only on a CUDA device that runs out of memory. No
+        test exercises it on the CPU-only test machines; benchmarks/gpu_check.py
+        --memory-fraction provokes it on a GPU.
+        """
+        import torch
+
+        self._batch_size = max(1, failed_size // 2)
+        torch.cuda.empty_cache()
+        logger.warning(
+            "CUDA ran out of memory encoding a batch of %d texts with model %s; retrying with batch size %d",
+            failed_size, self._model_name, self._batch_size,
+        )
 
     def _encode_batch(self, batch: list[str]) -> np.ndarray:
         import torch
