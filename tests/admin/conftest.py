@@ -12,7 +12,7 @@ from semrec.evaluation.models import EvaluationResult
 from semrec.recommend.models import Recommendation
 from semrec.strategies.models import Strategy
 from semrec.tenants.models import ApiKey, Tenant, TenantMembership
-from semrec.training.models import ModelVersion, TrainingRun
+from semrec.training.models import ModelVersion, TrainingRun, TrainingSchedule
 from semrec.vectors.models import EmbeddingSpace
 
 SEMREC_APPS = ["tenants", "catalog", "vectors", "strategies", "training", "evaluation", "recommend"]
@@ -68,6 +68,9 @@ FACTORIES = {
     ),
     TrainingRun: _run,
     EvaluationResult: _evaluation_result,
+    TrainingSchedule: lambda tenant: TrainingSchedule.objects.get_or_create(
+        strategy=_strategy(tenant), kind=TrainingRun.Kind.TRAIN, defaults={"interval_hours": 24}
+    )[0],
 }
 
 

@@ -1,19 +1,23 @@
-"""Strategies in the admin: plugin dropdowns, JSON configuration with schema help, cloning and the default."""
+"""Strategies in the admin: plugin dropdowns, JSON configuration with schema help, cloning, the default, and runs."""
 
 from __future__ import annotations
 
 import logging
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from semrec.tenants.admin_scope import TenantScopedAdminMixin
+from semrec.training.models import ModelVersion, TrainingRun
 
 from .admin_forms import StrategyAdminForm
-from .admin_views import installed_plugins_view, try_it_view
+from .admin_views import installed_plugins_view, recent_runs, report_started, runs_page_url, start_run_view, start_runs, try_it_view
 from .models import Strategy
 
 logger = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ class StrategyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "tenant", "is_default", "encoder_id", "scorer_id", "explainer_id", "updated_at"]
     list_filter = ["tenant", "is_default"]
     search_fields = ["name", "tenant__slug"]
-    actions = ["clone"]
+    actions = ["clone", "encode_items", "retrain", "evaluate"]
     fieldsets = [
         (None, {"fields": ["tenant", "name", "make_default"]}),
         *[(title, {"fields": [f"{slot}_id", f"{slot}_config"]}) for title, slot in PLUGIN_FIELDSETS],
@@ -66,8 +70,27 @@ class StrategyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         urls = [
             path("plugins/", wrap(lambda request: installed_plugins_view(self, request)), name="strategies_strategy_plugins"),
             path("try/", wrap(lambda request: try_it_view(self, request)), name="strategies_strategy_try"),
+            path(
+                "<path:object_id>/start/<str:kind>/",
+                wrap(lambda request, object_id, kind: start_run_view(self, request, object_id, kind)),
+                name="strategies_strategy_start_run",
+            ),
         ]
         return urls + super().get_urls()
+
+    @property
+    def media(self):
+        return super().media + forms.Media(css={"all": ["semrec/training/runs.css"]})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        strategy = self.get_object(request, unquote(object_id))
+        extra = {}
+        if strategy is not None:
+            extra = {
+                "recent_runs": recent_runs(strategy),
+                "active_versions": ModelVersion.objects.filter(strategy=strategy, is_active=True).order_by("role"),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
         make_default = form.cleaned_data.get("make_default", False)
@@ -87,3 +110,21 @@ class StrategyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             logger.info("Strategy %s of tenant %s cloned as %s", strategy.pk, strategy.tenant_id, copy.pk)
         message = ngettext("Cloned %(count)d strategy: %(names)s.", "Cloned %(count)d strategies: %(names)s.", len(copies))
         self.message_user(request, message % {"count": len(copies), "names": ", ".join(copies)}, messages.SUCCESS)
+
+    def _start(self, request, queryset, kind: str):
+        strategies = [strategy for strategy in queryset.select_related("tenant").order_by("pk") if self.has_change_permission(request, strategy)]
+        started = start_runs(strategies, kind)
+        report_started(self, request, started)
+        return HttpResponseRedirect(runs_page_url(started))
+
+    @admin.action(description=gettext_lazy("Re-encode items"), permissions=["change"])
+    def encode_items(self, request, queryset):
+        return self._start(request, queryset, TrainingRun.Kind.ENCODE)
+
+    @admin.action(description=gettext_lazy("Retrain"), permissions=["change"])
+    def retrain(self, request, queryset):
+        return self._start(request, queryset, TrainingRun.Kind.TRAIN)
+
+    @admin.action(description=gettext_lazy("Evaluate"), permissions=["change"])
+    def evaluate(self, request, queryset):
+        return self._start(request, queryset, TrainingRun.Kind.EVALUATE)

@@ -1,4 +1,4 @@
-"""Custom admin pages of strategies: the installed plugins and the "Try it" preview."""
+"""Custom admin pages of strategies: the installed plugins, the "Try it" preview, and starting runs."""
 
 from __future__ import annotations
 
@@ -7,18 +7,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kombu.exceptions import OperationalError as BrokerOperationalError
+
 from semrec.catalog.models import Event, User
+from semrec.evaluation.protocol import EvaluationSettings
+from semrec.evaluation.runs import enqueue_evaluation
 from semrec.plugins import PluginError, get_registry
 from semrec.plugins.registry import FAMILY_HOOKS
 from semrec.recommend.models import Recommendation
 from semrec.recommend.service import StrategyNotFound, recommend_for_user
 from semrec.tenants.admin_scope import scope_queryset
+from semrec.training.models import TrainingRun, finish_run
+from semrec.training.runs import BrokerUnavailable, RunFailed, enqueue
+from semrec.training.tasks import failure_reason
 
 from .models import SLOTS, Strategy
 
@@ -187,3 +199,108 @@ def try_it_view(model_admin, request):
         context["history"] = recent_history(user)
         context["preview_user"] = user
     return TemplateResponse(request, "admin/strategies/strategy/try.html", context)
+
+
+# Starting encode, train and evaluate runs from the strategy page and list.
+
+
+@dataclass
+class StartedRun:
+    """A run started from the admin, or the reason it could not start."""
+
+    strategy: Strategy
+    run: TrainingRun | None
+    error: str = ""
+
+
+def _start_training(strategy: Strategy, kind: str) -> StartedRun:
+    try:
+        return StartedRun(strategy, enqueue(strategy, kind))
+    except (RunFailed, BrokerUnavailable) as err:
+        # The run's row records the error; eager mode executed the job here and it failed.
+        return StartedRun(strategy, err.run, err.run.error or str(err))
+
+
+def _start_evaluations(strategies: list[Strategy]) -> list[StartedRun]:
+    """Evaluate the strategies with the default evaluation settings, one task per tenant."""
+    started = []
+    by_tenant: dict[int, list[Strategy]] = {}
+    for strategy in strategies:
+        by_tenant.setdefault(strategy.tenant_id, []).append(strategy)
+    for group in by_tenant.values():
+        runs: list[TrainingRun] = []
+        try:
+            # The task is sent when this block commits, so a broker failure surfaces here, after the runs exist.
+            with transaction.atomic():
+                runs = enqueue_evaluation(group, EvaluationSettings())
+        except BrokerOperationalError as err:
+            logger.error("Evaluation runs of strategies %s could not be queued", [strategy.pk for strategy in group], exc_info=True)
+            for run in runs:
+                finish_run(run, error=f"Could not send the task to the broker: {failure_reason(err)}")
+            started.extend(StartedRun(run.strategy, run, run.error) for run in runs)
+            if not runs:
+                started.extend(StartedRun(strategy, None, failure_reason(err)) for strategy in group)
+            continue
+        started.extend(StartedRun(run.strategy, run, run.error if run.status == TrainingRun.Status.FAILED else "") for run in runs)
+    return started
+
+
+def start_runs(strategies: list[Strategy], kind: str) -> list[StartedRun]:
+    """Start a run of ``kind`` for each strategy: on the workers, or here in eager mode."""
+    if kind == TrainingRun.Kind.EVALUATE:
+        started = _start_evaluations(strategies)
+    else:
+        started = [_start_training(strategy, kind) for strategy in strategies]
+    for entry in started:
+        logger.info(
+            "Admin started %s run %s of strategy %s (tenant %s): %s",
+            kind, entry.run and entry.run.pk, entry.strategy.pk, entry.strategy.tenant_id, entry.run and entry.run.status,
+        )
+    return started
+
+
+def report_started(model_admin, request, started: list[StartedRun]) -> None:
+    """Add one message per run: started in the background, finished, or failed."""
+    for entry in started:
+        values = {
+            "kind": entry.run.get_kind_display() if entry.run else "",
+            "strategy": str(entry.strategy),
+            "run": entry.run.pk if entry.run else "-",
+            "error": entry.error,
+        }
+        if entry.error:
+            model_admin.message_user(request, _("%(kind)s of strategy %(strategy)s failed (training run %(run)s): %(error)s") % values, messages.ERROR)
+        elif entry.run.status == TrainingRun.Status.SUCCEEDED:
+            model_admin.message_user(request, _("%(kind)s of strategy %(strategy)s finished (training run %(run)s).") % values, messages.SUCCESS)
+        else:
+            message = _("Started %(kind)s of strategy %(strategy)s in the background (training run %(run)s). Its progress is shown below.")
+            model_admin.message_user(request, message % values, messages.SUCCESS)
+
+
+def runs_page_url(started: list[StartedRun]) -> str:
+    """Return the page of the one run started, or the run list filtered to the runs started."""
+    ids = [entry.run.pk for entry in started if entry.run is not None]
+    if len(ids) == 1:
+        return reverse("admin:training_trainingrun_change", args=[ids[0]])
+    url = reverse("admin:training_trainingrun_changelist")
+    return f"{url}?id__in={','.join(map(str, ids))}" if ids else url
+
+
+def start_run_view(model_admin, request, object_id: str, kind: str):
+    """Start a run of ``kind`` for one strategy (a button on its page) and redirect to the run's page."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if kind not in TrainingRun.Kind.values:
+        raise Http404(_("Unknown run kind %(kind)r. Use one of: %(kinds)s.") % {"kind": kind, "kinds": ", ".join(TrainingRun.Kind.values)})
+    strategy = model_admin.get_object(request, unquote(object_id))
+    if strategy is None:
+        raise Http404(_("Strategy %(id)s not found.") % {"id": object_id})
+    if not model_admin.has_change_permission(request, strategy):
+        raise PermissionDenied
+    started = start_runs([strategy], kind)
+    report_started(model_admin, request, started)
+    return HttpResponseRedirect(runs_page_url(started))
+
+
+def recent_runs(strategy: Strategy, limit: int = 5) -> list[TrainingRun]:
+    return list(TrainingRun.objects.filter(strategy=strategy).order_by("-created_at", "-pk")[:limit])

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
 from .models import Tenant, TenantMembership
 
 _CACHE_ATTRIBUTE = "_semrec_tenant_ids"
+
+#: Lookups to the tenant id of models without a ``tenant`` field, declared by
+#: their model admins through ``TenantScopedAdminMixin.tenant_path``.
+_DECLARED_LOOKUPS: dict[type[models.Model], str] = {}
 
 
 def allowed_tenant_ids(request) -> frozenset[int] | None:
@@ -23,10 +28,25 @@ def allowed_tenant_ids(request) -> frozenset[int] | None:
     return cached
 
 
+def declare_tenant_path(model: type[models.Model], path: str) -> None:
+    """Record that rows of ``model`` belong to the tenant reached by ``path``, such as ``"strategy__tenant"``.
+
+    Raises ImproperlyConfigured (from Django's field lookup) when a step of the
+    path is not a field, and ValueError when the path does not end at Tenant.
+    """
+    fields = get_fields_from_path(model, path)
+    last = fields[-1]
+    if not (last.is_relation and last.related_model is Tenant):
+        raise ValueError(f"Tenant path '{path}' of {model._meta.label} ends at {last.name}, not at a foreign key to Tenant.")
+    _DECLARED_LOOKUPS[model] = f"{path}_id"
+
+
 def tenant_lookup(model: type[models.Model]) -> str | None:
     """Return the lookup from ``model`` to its tenant's id, or None when the model has no tenant."""
     if issubclass(model, Tenant):
         return "pk"
+    if model in _DECLARED_LOOKUPS:
+        return _DECLARED_LOOKUPS[model]
     try:
         field = model._meta.get_field("tenant")
     except FieldDoesNotExist:
@@ -55,7 +75,17 @@ def object_in_scope(obj: models.Model | None, request) -> bool:
     tenant_ids = allowed_tenant_ids(request)
     if lookup is None or tenant_ids is None:
         return True
-    return getattr(obj, "pk" if lookup == "pk" else "tenant_id") in tenant_ids
+    return tenant_id_of(obj, lookup) in tenant_ids
+
+
+def tenant_id_of(obj: models.Model, lookup: str) -> int | None:
+    """Follow ``lookup`` (as tenant_lookup returns it) from ``obj`` to its tenant's id; None where a step is unset."""
+    value = obj
+    for attribute in lookup.split("__"):
+        value = getattr(value, attribute, None)
+        if value is None:
+            return None
+    return value
 
 
 class ScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
@@ -74,7 +104,17 @@ class TenantScopedAdminMixin:
 
     Superusers see every tenant. Everything else in the admin (search, actions, autocomplete,
     raw-id pop-ups) goes through ``get_queryset`` and is scoped with it.
+
+    A model without its own ``tenant`` field sets ``tenant_path`` to the lookup
+    of its tenant through its relations, such as ``"strategy__tenant"``.
     """
+
+    tenant_path: str | None = None
+
+    def __init__(self, model, admin_site):
+        if self.tenant_path is not None:
+            declare_tenant_path(model, self.tenant_path)
+        super().__init__(model, admin_site)
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request)
@@ -110,11 +150,11 @@ class TenantScopedAdminMixin:
         return [self._scoped_filter(entry) for entry in super().get_list_filter(request)]
 
     def _scoped_filter(self, entry):
-        if not isinstance(entry, str) or "__" in entry:
+        if not isinstance(entry, str):
             return entry
         try:
-            field = self.model._meta.get_field(entry)
-        except FieldDoesNotExist:
+            field = get_fields_from_path(self.model, entry)[-1]
+        except (FieldDoesNotExist, NotRelationField):
             return entry
         if field.is_relation and is_tenant_owned(field.related_model):
             return (entry, ScopedRelatedFieldListFilter)
