@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "semrec.api",
     "semrec.demo",
     "semrec.ops",
+    "semrec.insights",
 ]
 
 MIDDLEWARE = [
