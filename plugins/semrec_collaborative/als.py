@@ -12,6 +12,7 @@ import io
 import logging
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 
 from semrec.plugins import PluginConfig, ScoredItem, Scorer
@@ -29,8 +30,8 @@ class AlsConfig(PluginConfig):
 
 class AlsScorer(Scorer):
     id = "collaborative"
-    label = "Collaborative filtering (ALS)"
-    description = (
+    label = gettext_lazy("Collaborative filtering (ALS)")
+    description = gettext_lazy(
         "Implicit-feedback matrix factorisation trained with alternating least squares. "
         "User factors are solved from the current history at request time."
     )

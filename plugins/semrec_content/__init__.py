@@ -1,14 +1,15 @@
 """Content scorer: items whose vectors are nearest to the user's or intent vector."""
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 
 from semrec.plugins import PluginConfig, ScoredItem, Scorer, hookimpl
 
 
 class ContentScorer(Scorer):
     id = "content"
-    label = "Content similarity"
-    description = (
+    label = gettext_lazy("Content similarity")
+    description = gettext_lazy(
         "Ranks items by cosine similarity between their text vectors and the user's vector "
         "(or the intent vector when an intent model runs), using the pgvector HNSW index."
     )

@@ -19,6 +19,7 @@ import io
 import logging
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 from scipy.sparse import csr_matrix
 
@@ -49,8 +50,8 @@ class EaseConfig(PluginConfig):
 
 class EaseScorer(Scorer):
     id = "ease"
-    label = "EASE (item-item, closed form)"
-    description = (
+    label = gettext_lazy("EASE (item-item, closed form)")
+    description = gettext_lazy(
         "Item-item model learnt in closed form with an L2 penalty (EASE). A strong collaborative baseline; "
         "optionally adds item text similarity to the item co-occurrences."
     )

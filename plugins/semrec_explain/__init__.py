@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 
 from semrec.plugins import Evidence, Explainer, Explanation, PluginConfig, hookimpl
@@ -17,8 +18,8 @@ class HistoryExplainerConfig(PluginConfig):
 
 class HistoryExplainer(Explainer):
     id = "history_similarity"
-    label = "Similar to your history"
-    description = (
+    label = gettext_lazy("Similar to your history")
+    description = gettext_lazy(
         "Explains each recommendation by the signal that contributed most to its score and, unless that "
         "was popularity, by the items in the user's history whose text vectors are closest to it."
     )

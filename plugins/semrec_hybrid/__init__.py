@@ -6,6 +6,7 @@ import logging
 from typing import Any, Literal
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import BaseModel, ConfigDict, Field
 
 from semrec.plugins import PluginConfig, PluginRef, ScoredItem, Scorer, hookimpl, top_positions
@@ -52,8 +53,8 @@ class HybridConfig(PluginConfig):
 
 class HybridScorer(Scorer):
     id = "hybrid"
-    label = "Hybrid"
-    description = "Blends several scorers, by weighted normalised scores or by reciprocal rank fusion."
+    label = gettext_lazy("Hybrid")
+    description = gettext_lazy("Blends several scorers, by weighted normalised scores or by reciprocal rank fusion.")
     Config = HybridConfig
     batch_scoring = True
 

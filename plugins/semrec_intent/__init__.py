@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 
 from semrec.plugins import IntentModel, IntentPrediction, PluginConfig, hookimpl
 
@@ -11,8 +12,8 @@ from .softmax import SoftmaxIntent
 
 class PassthroughIntent(IntentModel):
     id = "passthrough"
-    label = "Passthrough"
-    description = "The intent vector is the normalised sum of the user and query vectors; no training, no distribution."
+    label = gettext_lazy("Passthrough")
+    description = gettext_lazy("The intent vector is the normalised sum of the user and query vectors; no training, no distribution.")
     Config = PluginConfig
 
     def predict(self, user_vectors, query_vectors):

@@ -17,6 +17,7 @@ import math
 from typing import Literal
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 
 from semrec.plugins import InsufficientTrainingData, IntentExamples, IntentModel, IntentPrediction, PluginConfig
@@ -62,8 +63,8 @@ class SoftmaxConfig(PluginConfig):
 
 class SoftmaxIntent(IntentModel):
     id = "softmax"
-    label = "Softmax over categories"
-    description = (
+    label = gettext_lazy("Softmax over categories")
+    description = gettext_lazy(
         "Predicts which item category the user is after from their vector and the query vector, "
         "trained on which category each user engaged with next; steers retrieval towards it."
     )

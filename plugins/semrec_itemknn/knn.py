@@ -15,6 +15,7 @@ import io
 import logging
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 from scipy.sparse import csr_matrix, vstack
 
@@ -38,8 +39,8 @@ class ItemKnnConfig(PluginConfig):
 
 class ItemKnnScorer(Scorer):
     id = "item_knn"
-    label = "Item k-nearest neighbours"
-    description = (
+    label = gettext_lazy("Item k-nearest neighbours")
+    description = gettext_lazy(
         "Recommends items that the same users engaged with as the items in the user's history "
         "(shrunk cosine similarity, top neighbours per item)."
     )

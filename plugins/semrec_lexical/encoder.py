@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field, model_validator
 from scipy import sparse
 
@@ -67,8 +68,8 @@ class LexicalConfig(PluginConfig):
 
 class LexicalEncoder(Encoder):
     id = "lexical"
-    label = "Lexical encoder (TF-IDF)"
-    description = (
+    label = gettext_lazy("Lexical encoder (TF-IDF)")
+    description = gettext_lazy(
         "Hashed TF-IDF over words, Chinese words segmented with jieba, reduced to dense vectors by a "
         "truncated SVD fitted on the tenant's item texts. Needs no torch and no model weights."
     )

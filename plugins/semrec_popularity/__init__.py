@@ -1,6 +1,7 @@
 """Popularity scorer: the most interacted-with items, all-time or recent."""
 
 import numpy as np
+from django.utils.translation import gettext_lazy
 from pydantic import Field
 
 from semrec.plugins import PluginConfig, ScoredItem, Scorer, hookimpl
@@ -16,8 +17,8 @@ class PopularityConfig(PluginConfig):
 
 class PopularityScorer(Scorer):
     id = "popularity"
-    label = "Popularity"
-    description = "Ranks items by how many interactions they had, all-time or in a recent window. The fallback for cold users."
+    label = gettext_lazy("Popularity")
+    description = gettext_lazy("Ranks items by how many interactions they had, all-time or in a recent window. The fallback for cold users.")
     Config = PopularityConfig
     batch_scoring = True
 

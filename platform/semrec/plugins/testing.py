@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.utils.functional import Promise
 
 from .base import Encoder, Explainer, IntentModel, Scorer
 from .batch import CandidateItems, top_positions
@@ -136,9 +137,15 @@ class PluginContract:
     """Checks every plugin family shares: metadata and configuration schema."""
 
     def test_has_metadata(self, plugin):
-        for attribute in ("id", "label", "description", "version"):
+        for attribute in ("id", "version"):
             value = getattr(plugin, attribute)
             assert isinstance(value, str) and value, f"{type(plugin).__name__}.{attribute} must be a non-empty string"
+        # The admin texts may be lazy translations (gettext_lazy), which str() resolves when a page renders.
+        for attribute in ("label", "description"):
+            value = getattr(plugin, attribute)
+            assert isinstance(value, (str, Promise)) and str(value), (
+                f"{type(plugin).__name__}.{attribute} must be a non-empty string or gettext_lazy() string"
+            )
 
     def test_defaults_validate(self, plugin):
         defaults = type(plugin).validate_config({})

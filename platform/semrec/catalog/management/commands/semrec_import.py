@@ -3,22 +3,25 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from semrec.catalog.importers import mind
+from semrec.catalog.importers import kuairec, mind
 from semrec.catalog.importers.movielens import FORMATS, DatasetNotFound, import_movielens, locate_dataset
 from semrec.tenants.lookup import get_or_create_tenant, get_tenant
 from semrec.terminal import logs_above_bars
 from semrec.tenants.models import Tenant
 
 MIND = "mind"
-#: Folders under SEMREC_DATA_DIR searched for MIND when --path is not given.
+KUAIREC = "kuairec"
+#: Folders under SEMREC_DATA_DIR searched for MIND and KuaiRec when --path is not given.
 MIND_FOLDERS = ("mind-zh", "mind")
+KUAIREC_FOLDERS = ("kuairec-captions", "kuairec")
 
 
 class Command(BaseCommand):
     help = (
         "Import a MovieLens dataset (latest-small, 100K or 1M) or MIND news clicks into a tenant. "
         "MovieLens: ratings as events, titles, genres and tags as item text. MIND: clicks as events, "
-        "news titles and abstracts as item text. Safe to repeat: nothing is imported twice."
+        "news titles and abstracts as item text. KuaiRec captions: short videos with Chinese captions and "
+        "categories as items, no events. Safe to repeat: nothing is imported twice."
     )
 
     def add_arguments(self, parser):
@@ -26,15 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--create-tenant", action="store_true", help="Create the tenant when it does not exist.")
         parser.add_argument(
             "--path",
-            help="Folder with the unpacked dataset files; a folder with behaviors.tsv is read as MIND. "
+            help="Folder with the unpacked dataset files; a folder with behaviors.tsv is read as MIND, "
+            f"one with {kuairec.CAPTIONS_FILE} as KuaiRec captions. "
             "Without it, the data folder or a download (MovieLens only) is used.",
         )
         parser.add_argument(
             "--dataset",
             default="ml-latest-small",
-            choices=sorted(FORMATS) + [MIND],
+            choices=sorted(FORMATS) + [MIND, KUAIREC],
             help="Which dataset to find or download when --path is not given. "
-            "MIND is never downloaded: its licence must be accepted on its own site.",
+            "MIND and KuaiRec are never downloaded: their licences must be accepted on their own sites.",
         )
         parser.add_argument("--no-download", action="store_true", help="Fail instead of downloading when no local copy exists.")
 
@@ -47,6 +51,9 @@ class Command(BaseCommand):
         path = options["path"]
         if options["dataset"] == MIND or (path and (Path(path).expanduser() / mind.BEHAVIORS_FILE).is_file()):
             self._import_mind(tenant, path, options["verbosity"] > 0)
+            return
+        if options["dataset"] == KUAIREC or (path and (Path(path).expanduser() / kuairec.CAPTIONS_FILE).is_file()):
+            self._import_kuairec(tenant, path, options["verbosity"] > 0)
             return
 
         try:
@@ -96,18 +103,40 @@ class Command(BaseCommand):
                 )
             )
 
-    def _mind_folder(self, path: str | None) -> Path:
-        if path:
-            folder = Path(path).expanduser()
-        else:
-            candidates = [Path(settings.SEMREC_DATA_DIR).expanduser() / name for name in MIND_FOLDERS]
-            folder = next((candidate for candidate in candidates if candidate.is_dir()), None)
-            if folder is None:
-                searched = ", ".join(str(candidate) for candidate in candidates)
-                raise CommandError(
-                    f"No MIND folder was found (searched {searched}). Pass --path DIR with behaviors.tsv and a news file, "
-                    "or set SEMREC_DATA_DIR to a folder that contains mind-zh/ or mind/."
+    def _import_kuairec(self, tenant: Tenant, path: str | None, show_progress: bool) -> None:
+        folder = self._dataset_folder(path, KUAIREC_FOLDERS, "KuaiRec", kuairec.CAPTIONS_FILE)
+        self.stdout.write(f"Importing KuaiRec captions from {folder} into tenant '{tenant.slug}'")
+        try:
+            stats = kuairec.import_kuairec(tenant, folder, show_progress=show_progress)
+        except kuairec.KuaiRecFormatError as err:
+            raise CommandError(str(err)) from err
+
+        self.stdout.write(self.style.SUCCESS(f"Imported {stats.items} videos as items in {stats.seconds:.1f}s. The captions file has no events."))
+        if stats.videos_without_text:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"{stats.videos_without_text} video(s) with neither a caption nor a cover text were skipped: "
+                    "semrec needs a title for every item."
                 )
+            )
+
+    def _dataset_folder(self, path: str | None, names: tuple[str, ...], label: str, marker: str) -> Path:
+        """Return ``path``, or the first of ``names`` under SEMREC_DATA_DIR that exists."""
+        if path:
+            return Path(path).expanduser()
+        candidates = [Path(settings.SEMREC_DATA_DIR).expanduser() / name for name in names]
+        folder = next((candidate for candidate in candidates if candidate.is_dir()), None)
+        if folder is None:
+            searched = ", ".join(str(candidate) for candidate in candidates)
+            folders = " or ".join(f"{name}/" for name in names)
+            raise CommandError(
+                f"No {label} folder was found (searched {searched}). Pass --path DIR with {marker}, "
+                f"or set SEMREC_DATA_DIR to a folder that contains {folders}."
+            )
+        return folder
+
+    def _mind_folder(self, path: str | None) -> Path:
+        folder = self._dataset_folder(path, MIND_FOLDERS, "MIND", "behaviors.tsv and a news file")
         try:
             mind.check_folder(folder)
         except mind.MindFormatError as err:
