@@ -71,3 +71,40 @@ def test_index_created_once(space):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = %s", [space.index_name])
         assert cursor.fetchone()[0] == 1
+
+
+def _index_state(space):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT index.indisvalid FROM pg_index AS index JOIN pg_class AS class ON class.oid = index.indexrelid WHERE class.relname = %s",
+            [space.index_name],
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_index_built_concurrently_outside_transaction(tenant):
+    space = EmbeddingSpace.objects.create(tenant=tenant, encoder_id="test", fingerprint="c" * 16, model_name="random", dimension=DIMENSION)
+    assert not connection.in_atomic_block
+
+    space.ensure_index()
+
+    assert _index_state(space) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalid_index_rebuilt(tenant):
+    space = EmbeddingSpace.objects.create(tenant=tenant, encoder_id="test", fingerprint="d" * 16, model_name="random", dimension=DIMENSION)
+    space.ensure_index()
+    # A CREATE INDEX CONCURRENTLY that fails midway leaves the index marked invalid like this.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE pg_index SET indisvalid = false FROM pg_class WHERE pg_class.oid = pg_index.indexrelid AND pg_class.relname = %s",
+            [space.index_name],
+        )
+    assert _index_state(space) is False
+
+    space.ensure_index()
+
+    assert _index_state(space) is True

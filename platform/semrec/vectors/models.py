@@ -86,17 +86,39 @@ class EmbeddingSpace(models.Model):
         return f"vectors_itemvector_hnsw_space_{self.pk}"
 
     def ensure_index(self) -> None:
-        """Create this space's HNSW index on item vectors unless it exists."""
+        """Create this space's HNSW index on item vectors unless a valid one exists.
+
+        Outside a transaction the index is built CONCURRENTLY, so other
+        tenants can keep writing item vectors during a long build. A
+        concurrent build that failed leaves an invalid index behind, which
+        is dropped and built again.
+        """
+        definition = (
+            f"{self.index_name} ON {ItemVector._meta.db_table} "
+            f"USING hnsw ((embedding::vector({int(self.dimension)})) vector_cosine_ops) "
+            f"WHERE space_id = {int(self.pk)}"
+        )
         with connection.cursor() as cursor:
-            # Django's foreign keys are deferred; PostgreSQL refuses CREATE
-            # INDEX while checks of rows written in this transaction are pending.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS {self.index_name} ON {ItemVector._meta.db_table} "
-                f"USING hnsw ((embedding::vector({int(self.dimension)})) vector_cosine_ops) "
-                f"WHERE space_id = {int(self.pk)}"
-            )
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            if connection.in_atomic_block:
+                # Django's foreign keys are deferred; PostgreSQL refuses CREATE
+                # INDEX while checks of rows written in this transaction are pending.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS {definition}")
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+                return
+
+            if self._index_is_invalid(cursor):
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {self.index_name}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {definition}")
+
+    def _index_is_invalid(self, cursor) -> bool:
+        cursor.execute(
+            "SELECT NOT index.indisvalid FROM pg_index AS index JOIN pg_class AS class ON class.oid = index.indexrelid "
+            "WHERE class.relname = %s",
+            [self.index_name],
+        )
+        row = cursor.fetchone()
+        return bool(row and row[0])
 
 
 class ItemVector(models.Model):
