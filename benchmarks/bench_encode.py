@@ -14,7 +14,7 @@
    seed, and ``--sample 0`` takes every item:
 
    - ``plugin``: the strategy's ``TransformersEncoder.encode``, called per
-     chunk of 1,024 items as the encode job calls it;
+     chunk of ``SEMREC_ENCODE_CHUNK`` items (1,024 by default) as the encode job calls it;
    - ``bare``: tokenizer + ``AutoModel`` forward + mean pooling + L2
      normalisation, batches in item id order, each padded to its own longest text;
    - ``bare_sorted``: the same with each chunk's texts sorted by length, as
@@ -122,9 +122,10 @@ def bench_loops(tenant_slug: str, sample: int, seed: int) -> dict:
     from semrec.strategies.lookup import get_strategy
     from semrec.strategies.plugins import build_plugins
     from semrec.tenants.models import Tenant
-    from semrec.training.jobs import ENCODE_CHUNK
+    from django.conf import settings
     from semrec.vectors.spaces import find_space
 
+    chunk_size = settings.SEMREC_ENCODE_CHUNK
     tenant = Tenant.objects.get(slug=tenant_slug)
     encoder = build_plugins(get_strategy(tenant, None)).encoder
     space = find_space(tenant, encoder)
@@ -146,7 +147,7 @@ def bench_loops(tenant_slug: str, sample: int, seed: int) -> dict:
     texts = [all_texts[index] for index in chosen]
     item_pks = [all_pks[index] for index in chosen]
     print(
-        f"loops: {len(texts):,} of {len(all_texts):,} items in chunks of {ENCODE_CHUNK:,}, batch size {batch_size}, "
+        f"loops: {len(texts):,} of {len(all_texts):,} items in chunks of {chunk_size:,}, batch size {batch_size}, "
         f"longest text {longest} tokens, torch {torch.__version__} with {torch.get_num_threads()} threads",
         flush=True,
     )
@@ -181,8 +182,8 @@ def bench_loops(tenant_slug: str, sample: int, seed: int) -> dict:
     with torch.inference_mode():
         for name in LOOPS:
             run[name](texts[:batch_size])
-        for chunk_number, start in enumerate(range(0, len(texts), ENCODE_CHUNK)):
-            chunk = texts[start : start + ENCODE_CHUNK]
+        for chunk_number, start in enumerate(range(0, len(texts), chunk_size)):
+            chunk = texts[start : start + chunk_size]
             rotation = LOOPS[chunk_number % len(LOOPS) :] + LOOPS[: chunk_number % len(LOOPS)]
             for name in rotation:
                 started = time.perf_counter()

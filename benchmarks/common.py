@@ -31,12 +31,17 @@ HOST = "127.0.0.1"
 os.environ.setdefault("SEMREC_STATE_DIR", DEFAULT_STATE_DIR)
 
 
-def setup_django() -> None:
-    """Configure Django in this process, with the same source roots as manage.py."""
+def add_source_roots() -> None:
+    """Put the platform and plugin folders on ``sys.path``, as manage.py does."""
     for source_root in ("platform", "plugins"):
         path = str(ROOT / source_root)
         if path not in sys.path:
             sys.path.insert(0, path)
+
+
+def setup_django() -> None:
+    """Configure Django in this process, with the same source roots as manage.py."""
+    add_source_roots()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "semrec.settings")
 
     import django
@@ -293,6 +298,18 @@ class ApiClient:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """Return the peak resident set size (VmHWM in /proc/PID/status) of process ``pid`` in MiB, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def latency_summary(seconds: list[float]) -> dict:
