@@ -243,3 +243,39 @@ def test_stale_items_found_and_encoded(content, settings):
 
     assert result["items_encoded"] == {content.serving_space_id: 1}
     assert tenants_with_stale_items() == []
+
+
+@pytest.fixture
+def trained_intent(catalogue):
+    """A content strategy with the default softmax intent model, which trains, encoded."""
+    strategy = Strategy.objects.create(tenant=catalogue, name="with-intent", is_default=True, scorer_id="content")
+    run_now(strategy, TrainingRun.Kind.ENCODE)
+    strategy.refresh_from_db()
+    return strategy
+
+
+def test_switch_queues_retrain_with_broker(trained_intent, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    switch_to_lexical(trained_intent)
+
+    run = run_now(trained_intent, TrainingRun.Kind.ENCODE)
+
+    queued = TrainingRun.objects.filter(strategy=trained_intent, kind=TrainingRun.Kind.TRAIN)
+    assert run.result["retrain_run"] == queued.get().pk
+    assert queued.get().status == TrainingRun.Status.QUEUED
+
+
+def test_switch_without_broker_only_logs(trained_intent, caplog):
+    switch_to_lexical(trained_intent)
+
+    run = run_now(trained_intent, TrainingRun.Kind.ENCODE)
+
+    assert run.result["retrain_run"] is None
+    assert not TrainingRun.objects.filter(strategy=trained_intent, kind=TrainingRun.Kind.TRAIN).exists()
+    assert "train it again" in caplog.text
+
+
+def test_first_encode_queues_no_retrain(trained_intent):
+    run = TrainingRun.objects.get(strategy=trained_intent, kind=TrainingRun.Kind.ENCODE)
+
+    assert "retrain_run" not in run.result

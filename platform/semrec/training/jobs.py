@@ -70,7 +70,10 @@ def encode_items(strategy: Strategy, progress: RunProgress, force: bool = False)
             _discard_fit(strategy, fit.version, space)
         raise
 
+    previous_space_id = strategy.serving_space_id
     _switch_to(strategy, space, fit)
+    if previous_space_id is not None and strategy.serving_space_id != previous_space_id and plugins.trainables:
+        result["retrain_run"] = _queue_retrain(strategy, previous_space_id)
     return {**result, **_fit_result(fit)}
 
 
@@ -85,11 +88,36 @@ def _switch_to(strategy: Strategy, space, fit: TextFit | None) -> None:
         if new_fit:
             activate(fit.version)
         complete_space(strategy, space, serve=serve)
-    # NOTE: an intent model trained on another space's vectors does not fit
-    # this space when the encoder differs. Train the strategy again after an
-    # encoder change, because nothing queues that training run.
     if new_fit:
         prune(strategy, fit.version.role, strategy.parsed_options().keep_versions)
+
+
+def _queue_retrain(strategy: Strategy, previous_space_id: int) -> int | None:
+    """Queue a train run after serving moved to another space; return its id, or None without a broker.
+
+    Models trained on the previous space's vectors (the intent model, EASE
+    with text similarity) do not fit the new space, so the strategy is trained
+    again. Without a broker this only logs, because training inside the encode
+    run would make it take as long as both.
+    """
+    # Imported here because runs imports the tasks module, which imports this one.
+    from .models import TrainingRun
+    from .runs import BrokerUnavailable, enqueue
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        logger.warning(
+            "Strategy %s now serves space %s instead of %s: train it again (manage.py semrec_train), "
+            "because its trained models were built on the previous space's vectors",
+            strategy.pk, strategy.serving_space_id, previous_space_id,
+        )
+        return None
+    try:
+        run = enqueue(strategy, TrainingRun.Kind.TRAIN)
+    except BrokerUnavailable as err:
+        logger.error("Strategy %s: queueing the train run after the space switch failed: %s", strategy.pk, err)
+        return None
+    logger.info("Strategy %s: queued train run %s after serving moved from space %s", strategy.pk, run.pk, previous_space_id)
+    return run.pk
 
 
 def _encoder_unchanged_since_start(strategy: Strategy) -> bool:
