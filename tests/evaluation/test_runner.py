@@ -172,6 +172,18 @@ def test_unencoded_strategy_rejected(catalogue):
     assert "semrec_encode --tenant acme --strategy ease" in str(raised.value)
 
 
+def test_strategy_mid_encode_rejected(ease_strategy):
+    from semrec.vectors.models import EmbeddingSpace
+
+    EmbeddingSpace.objects.filter(tenant=ease_strategy.tenant).update(completed_at=None)
+    evaluator = Evaluator(ease_strategy.tenant, LEAVE_LAST_OUT)
+
+    with pytest.raises(EvaluationError) as raised:
+        evaluator.rank(ease_strategy)
+
+    assert "encode run in progress" in str(raised.value)
+
+
 def test_other_tenant_strategy_rejected(ease_strategy, other_tenant):
     foreign = Strategy.objects.create(tenant=other_tenant, name="foreign")
     with pytest.raises(EvaluationError) as raised:

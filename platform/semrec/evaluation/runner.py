@@ -170,6 +170,11 @@ class Evaluator:
         # one first. Item texts are not interactions, so that fit leaks nothing of the held-out part.
         load_active_fit(strategy, plugins.encoder)
         space = find_space(self.tenant, plugins.encoder)
+        if space is not None and space.completed_at is None:
+            raise EvaluationError(
+                f"Strategy '{strategy.name}' has an encode run in progress for its encoder ({space.encoder_id}), so its "
+                "item vectors are incomplete. Evaluate again once that run has finished (see Training runs)."
+            )
         vectors = item_vectors(space, self.item_ids.tolist()) if space is not None else {}
         if not vectors:
             raise EvaluationError(
