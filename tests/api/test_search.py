@@ -165,3 +165,21 @@ def test_search_blank_query_message(client, strategy):
 
     assert "1 and 500 characters" in reason
     assert "leave q out" not in reason
+
+
+def test_search_unencoded_strategy_says_so(client, catalogue):
+    from semrec.strategies.models import Strategy
+
+    Strategy.objects.create(tenant=catalogue, name="fresh", is_default=True, scorer_id="content", intent_model_id="")
+
+    response = _search(client, q="sushi and curry recipes", n=3)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["items"] == []
+    assert any("semrec_encode" in note for note in response.json()["notes"]), response.json()
+
+
+def test_search_matching_query_has_no_note(client, strategy):
+    response = _search(client, q="sushi and curry recipes", n=3)
+
+    assert not any("No item is similar" in note for note in response.json()["notes"])

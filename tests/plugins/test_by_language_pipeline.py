@@ -172,3 +172,13 @@ def test_saved_chinese_item_encoded_into_space(mixed):
     vector = _vector(space, "zh-space-5")
     assert np.count_nonzero(vector[:MINILM_DIMENSION]) == 0
     assert np.linalg.norm(vector[MINILM_DIMENSION:]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_query_in_missing_language_says_so(client, mixed):
+    strategy, result = mixed
+    ItemVector.objects.filter(space_id=result["space"]).exclude(item__language="zh-Hans").delete()
+
+    response = client.get("/api/v1/search/", {"q": "astronauts flying a rocket into orbit", "n": 3})
+
+    assert response.status_code == 200, response.content
+    assert any("No item is similar to the query" in note for note in response.json()["notes"]), response.json()

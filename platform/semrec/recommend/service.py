@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: Extra candidates asked of scorers, so that filters still leave enough.
 CANDIDATE_MARGIN = 20
+#: Query similarity at or below which a search candidate counts as not matching the query at all.
+QUERY_MATCH_FLOOR = 1e-6
 
 
 class StrategyNotFound(LookupError):
@@ -124,6 +126,7 @@ def search_items(
             notes.append(_unusable_strategy_note(runtime))
     else:
         scored, fell_back = _search_candidates(context, options.search_query_weight, n + CANDIDATE_MARGIN), False
+        notes += _search_notes(runtime, strategy, scored)
     top, titles = _available_top(scored, n, context.intent_distribution, options)
     explanations = _explain(runtime, top, context) if explain and user is not None else {}
     items = _render(top, titles, explanations, explain)
@@ -240,6 +243,23 @@ def _apply_intent(runtime: StrategyRuntime, context: DatabaseContext) -> list[st
     if prediction.distributions:
         context.intent_distribution = prediction.distributions[0]
     return notes
+
+
+def _search_notes(runtime: StrategyRuntime, strategy: Strategy, scored: list[ScoredItem]) -> list[str]:
+    """Return notes that explain an empty or meaningless search result."""
+    if runtime.space is None:
+        return [
+            _("Strategy %(strategy)r has no item vectors yet, so nothing can match the query. Run encoding (manage.py semrec_encode) and retry.")
+            % {"strategy": strategy.name}
+        ]
+    if scored and max(entry.details.get("query", 0.0) for entry in scored) <= QUERY_MATCH_FLOOR:
+        return [
+            _(
+                "No item is similar to the query: every candidate scored 0 against it. With an encoder per language, "
+                "items in a language other than the query's never match it."
+            )
+        ]
+    return []
 
 
 def _search_candidates(context: DatabaseContext, query_weight: float, k: int) -> list[ScoredItem]:
