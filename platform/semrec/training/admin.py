@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from semrec.tenants.admin_scope import TenantScopedAdminMixin
 
-from .models import ModelVersion, TrainingRun, TrainingSchedule
+from .models import ModelVersion, TrainingRun, TrainingSchedule, stage_label
 from .versions import VersionError, activate, rollback
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def run_state(run: TrainingRun, request) -> dict:
         "status": run.status,
         "status_label": capfirst(run.get_status_display()),
         "finished": run.status in FINISHED,
-        "stage": run.stage,
+        "stage": stage_label(run.stage),
         "done": run.done,
         "total": run.total,
         "percent": percent,
@@ -174,7 +174,7 @@ def status_badge(run: TrainingRun) -> str:
 def progress_bar(run: TrainingRun) -> str:
     """Return a small progress bar with the stage and the done/total count below it."""
     percent = display_percent(run)
-    caption = f"{run.stage}: {run.done}/{run.total}" if run.stage else f"{run.done}/{run.total}"
+    caption = f"{stage_label(run.stage)}: {run.done}/{run.total}" if run.stage else f"{run.done}/{run.total}"
     return format_html(
         '<div class="semrec-progress semrec-progress-{}" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="{}">'
         '<div class="semrec-progress-bar" style="width: {}%"></div></div><div class="semrec-progress-caption">{} · {}</div>',

@@ -54,6 +54,33 @@ class ModelVersion(models.Model):
             self.is_active, self.activated_at = True, now
 
 
+#: Labels of the fixed stage names that jobs store in TrainingRun.stage.
+STAGE_LABELS = {
+    "encode items": _("encode items"),
+    "rebuild user vectors": _("rebuild user vectors"),
+    "load interactions": _("load interactions"),
+    "load events": _("load events"),
+    "build intent examples": _("build intent examples"),
+    "rank items": _("rank items"),
+    "activate": _("activate"),
+}
+#: Labels of the stages named after a plugin, such as "train softmax", by their first word.
+PLUGIN_STAGE_LABELS = {
+    "train": _("train %(plugin)s"),
+    "fit": _("fit %(plugin)s"),
+}
+
+
+def stage_label(stage: str) -> str:
+    """Return the stored stage name in the active language; an unknown name is returned as it is."""
+    if stage in STAGE_LABELS:
+        return str(STAGE_LABELS[stage])
+    verb, _space, plugin = stage.partition(" ")
+    if verb in PLUGIN_STAGE_LABELS and plugin:
+        return str(PLUGIN_STAGE_LABELS[verb]) % {"plugin": plugin}
+    return stage
+
+
 class TrainingRun(models.Model):
     """A background job with its status and progress."""
 
