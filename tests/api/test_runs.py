@@ -213,6 +213,7 @@ def test_list_newest_first(client, plain_strategy):
     ],
 )
 def test_list_filters(client, plain_strategy, query, expected):
+    Strategy.objects.create(tenant=plain_strategy.tenant, name="other")
     runs = _make_runs(plain_strategy, [("encode", "succeeded"), ("train", "failed"), ("evaluate", "queued"), ("encode", "running")])
 
     body = client.get(RUNS, query).json()
@@ -254,6 +255,7 @@ BAD_FILTERS = {
     "limit too large": ({"limit": 201}, "limit", "less than or equal to 200"),
     "limit not a number": ({"limit": "ten"}, "limit", "valid integer"),
     "negative offset": ({"offset": -1}, "offset", "greater than or equal to 0"),
+    "unknown strategy": ({"strategy": "ghost"}, "strategy", "Strategy 'ghost' does not exist"),
 }
 
 

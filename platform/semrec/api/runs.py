@@ -101,7 +101,9 @@ def list_page(request, params: dict) -> dict:
         if name in params:
             runs = runs.filter(**{name: params[name]})
     if "strategy" in params:
-        runs = runs.filter(strategy__name=params["strategy"])
+        # The same check and message as POST, so a misspelt name is not read as "no runs".
+        strategy = _strategy(request.user.tenant, params["strategy"])
+        runs = runs.filter(strategy=strategy)
     count = runs.count()
     offset, limit = params["offset"], params["limit"]
     page = list(runs[offset : offset + limit])
