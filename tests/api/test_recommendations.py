@@ -148,6 +148,27 @@ def test_bad_parameter_is_400(client, strategy, params, field):
     assert error["errors"][0]["reason"]
 
 
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"n": "abc"}, "Must be a whole number, got 'abc'."),
+        ({"n": 1000}, "Must be at most 200, got 1000."),
+        ({"n": 0}, "Must be at least 1, got 0."),
+        ({"explain": "sometimes"}, "Must be true or false (also 1 or 0, yes or no), got 'sometimes'."),
+    ],
+)
+def test_bad_parameter_names_value(client, strategy, params, reason):
+    response = _recommend(client, **params)
+
+    assert response.json()["error"]["errors"][0]["reason"] == reason
+
+
+def test_bad_parameter_message_in_chinese(client, strategy):
+    response = client.get("/api/v1/users/space-fan/recommendations/", {"n": "abc"}, HTTP_ACCEPT_LANGUAGE="zh-Hans")
+
+    assert response.json()["error"]["errors"][0]["reason"] == "必须是整数，实际为 'abc'。"
+
+
 def test_unknown_user_is_404(client, strategy):
     response = _recommend(client, "ghost")
 

@@ -251,10 +251,10 @@ def test_list_excludes_other_tenant(client, plain_strategy, other_tenant):
 BAD_FILTERS = {
     "unknown status": ({"status": "done"}, "status", "Unknown status 'done'"),
     "unknown kind": ({"kind": "fit"}, "kind", "Unknown kind 'fit'"),
-    "limit zero": ({"limit": 0}, "limit", "greater than or equal to 1"),
-    "limit too large": ({"limit": 201}, "limit", "less than or equal to 200"),
-    "limit not a number": ({"limit": "ten"}, "limit", "valid integer"),
-    "negative offset": ({"offset": -1}, "offset", "greater than or equal to 0"),
+    "limit zero": ({"limit": 0}, "limit", "Must be at least 1, got 0."),
+    "limit too large": ({"limit": 201}, "limit", "Must be at most 200, got 201."),
+    "limit not a number": ({"limit": "ten"}, "limit", "Must be a whole number, got 'ten'."),
+    "negative offset": ({"offset": -1}, "offset", "Must be at least 0, got -1."),
     "unknown strategy": ({"strategy": "ghost"}, "strategy", "Strategy 'ghost' does not exist"),
 }
 

@@ -29,10 +29,41 @@ class QueryTextField(serializers.CharField):
         return super().get_value(dictionary)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """An integer query parameter whose errors name the value that was sent."""
+
+    default_error_messages = {
+        "not_an_integer": _("Must be a whole number, got {input!r}."),
+        "too_small": _("Must be at least {min_value}, got {input!r}."),
+        "too_large": _("Must be at most {max_value}, got {input!r}."),
+    }
+
+    def to_internal_value(self, data):
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("not_an_integer", input=data)
+        return value
+
+    def run_validators(self, value):
+        # DRF's min and max validators name the limit but not the value, so check them here.
+        if self.min_value is not None and value < self.min_value:
+            self.fail("too_small", min_value=self.min_value, input=value)
+        if self.max_value is not None and value > self.max_value:
+            self.fail("too_large", max_value=self.max_value, input=value)
+        super().run_validators(value)
+
+
+class QueryBooleanField(serializers.BooleanField):
+    """A boolean query parameter whose error names the value that was sent and the accepted spellings."""
+
+    default_error_messages = {"invalid": _("Must be true or false (also 1 or 0, yes or no), got {input!r}.")}
+
+
 class RecommendationQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
-    exclude_seen = serializers.BooleanField(default=True, help_text=_("Leave out items the user already interacted with."))
-    explain = serializers.BooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
+    n = QueryIntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
+    exclude_seen = QueryBooleanField(default=True, help_text=_("Leave out items the user already interacted with."))
+    explain = QueryBooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
     strategy = serializers.SlugField(required=False, help_text=_("Strategy name; the tenant's default when omitted."))
     q = QueryTextField(required=False, help_text=_("Optional free text saying what the user is after now; it steers the intent."))
 
@@ -40,14 +71,14 @@ class RecommendationQuerySerializer(serializers.Serializer):
 class SearchQuerySerializer(serializers.Serializer):
     q = QueryTextField(help_text=_("The search text."))
     user = serializers.CharField(required=False, max_length=255, help_text=_("External id of the user to personalise for."))
-    n = serializers.IntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
-    exclude_seen = serializers.BooleanField(default=False, help_text=_("Leave out items the user already interacted with."))
-    explain = serializers.BooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
+    n = QueryIntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
+    exclude_seen = QueryBooleanField(default=False, help_text=_("Leave out items the user already interacted with."))
+    explain = QueryBooleanField(default=False, help_text=_("Add an explanation to each item and the top intents."))
     strategy = serializers.SlugField(required=False, help_text=_("Strategy name; the tenant's default when omitted."))
 
 
 class SimilarQuerySerializer(serializers.Serializer):
-    n = serializers.IntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
+    n = QueryIntegerField(default=10, min_value=1, max_value=200, help_text=_("Number of items to return."))
     strategy = serializers.SlugField(required=False, help_text=_("Strategy name; the tenant's default when omitted."))
 
 
@@ -188,8 +219,8 @@ class RunListQuerySerializer(serializers.Serializer):
         error_messages={"invalid_choice": _("Unknown kind {input!r}. Use encode, train or evaluate.")},
     )
     strategy = serializers.SlugField(required=False, max_length=100, help_text=_("Only runs of the strategy with this name."))
-    limit = serializers.IntegerField(default=20, min_value=1, max_value=200, help_text=_("Number of runs to return."))
-    offset = serializers.IntegerField(default=0, min_value=0, help_text=_("Number of runs to skip, for the next page."))
+    limit = QueryIntegerField(default=20, min_value=1, max_value=200, help_text=_("Number of runs to return."))
+    offset = QueryIntegerField(default=0, min_value=0, help_text=_("Number of runs to skip, for the next page."))
 
 
 class RunModelVersionSerializer(serializers.Serializer):
