@@ -27,7 +27,7 @@ after this process so that no other worker takes the tasks.
 3. Encoding throughput. The workers are stopped (a run they leave unfinished
    is marked failed) and one new worker starts. The vectors of a random
    sample of ``--loop-sample`` items are deleted, and an encode run without
-   force encodes exactly those on the worker: its items per second come from
+   force encodes exactly those on the worker. Its items per second come from
    the run's result (the encode stage, model load included) and from its
    progress samples after the first batch (model load left out). Then
    ``bench_encode.bench_loops`` runs the encoder plugin and the bare

@@ -17,8 +17,8 @@ For each catalogue size the script:
 4. runs the content scorer's raw nearest-neighbour query
    (``semrec.vectors.search.nearest_items_sql`` with the ``SET LOCAL``
    settings of ``nearest_items``) from ``--concurrency`` threads, one psycopg
-   connection each, for the same users: half the time before the API run and
-   half after it, so drift falls on both;
+   connection each, for the same users. It runs half the time before the API
+   run and half after it, so drift falls on both;
 5. deletes the tenant, its rows and the index.
 
 The vectors are synthetic, so the figures say nothing about recommendation

@@ -1,7 +1,7 @@
 """Check that the transformers encoder plugin works on CUDA and agrees with the CPU.
 
 1. Fails with exit status 2 and a message when CUDA is not available, unless
-   ``--device cpu`` asks for a dry run, in which both passes run on the CPU.
+   ``--device cpu`` requests a dry run, in which both passes run on the CPU.
 2. Encodes ``--texts`` texts with the ``transformers`` encoder plugin on CUDA
    in float16 (``half_precision``), then the same texts on the CPU in float32.
    Each pass encodes one warm-up batch first, untimed, after loading the model.

@@ -382,13 +382,17 @@ def admin(results: dict) -> str:
         if f"{prefix}_median_ms" not in results:
             continue
         counts = results.get(f"{prefix}_counts_events")
+        if counts is None:
+            counts_text = "-"
+        else:
+            counts_text = "yes" if counts else "no"
         rows.append(
             (
                 label,
                 f"{results[f'{prefix}_median_ms']:.0f}",
                 number(results[f"{prefix}_queries"]),
                 f"{results[f'{prefix}_sql_ms']:.0f}",
-                "-" if counts is None else ("yes" if counts else "no"),
+                counts_text,
             )
         )
     pages = table(("page", "median ms", "SQL queries", "SQL ms", "counts `catalog_event`"), rows)

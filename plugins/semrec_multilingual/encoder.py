@@ -79,7 +79,7 @@ class ByLanguageConfig(PluginConfig):
     @model_validator(mode="after")
     def _check_dimension(self):
         # NOTE: a sub-encoder whose dimension cannot be read yet (a Hub model
-        # not downloaded) is left out here; the encoder checks the full sum
+        # not downloaded) is left out here. The encoder checks the full sum
         # again when it is built, and fails there.
         sizes = {name: _readable_dimension(sub) for name, sub in block_refs(self)}
         total = sum(size for size in sizes.values() if size is not None)

@@ -1,9 +1,10 @@
 """A new tenant set up end to end in a real browser, with no shell: the admin, the REST API and a Celery worker.
 
-A superuser creates a tenant, an API key and a strategy (fixing an invalid
-configuration value on the way), imports a catalogue and events through the
-REST API with that key, presses Retrain and watches the run page follow a
-real Celery worker to success without reloading, then tries the strategy.
+A superuser creates a tenant, an API key and a strategy, fixing an invalid
+configuration value on the way. It imports a catalogue and events through the
+REST API with that key and presses Retrain. Then it watches the run page
+follow a real Celery worker to success without reloading, and tries the
+strategy.
 
 The worker is started only after the run page shows the run queued, so the
 page is seen to change on its own. Skipped when Chromium or the Redis broker

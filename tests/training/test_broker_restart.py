@@ -125,13 +125,13 @@ def _queue_for_later(strategy) -> TrainingRun:
     return run
 
 
-def _wait_until(condition, worker, what: str, timeout: float = 180.0) -> None:
+def _wait_until(condition, worker, description: str, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.3)
-    pytest.fail(f"{what} did not happen within {timeout}s; worker log:\n{worker.output()[-4000:]}")
+    pytest.fail(f"{description} did not happen within {timeout}s; worker log:\n{worker.output()[-4000:]}")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,9 +3,9 @@
 Django's changelist reads ``count`` from its paginator, and the stock
 paginator computes it with ``SELECT COUNT(*)`` over the filtered rows. On a
 table of millions of events that scan costs more than the page itself.
-``EstimatedCountPaginator`` reads the requested page plus one row instead:
-when that page is the last one the count is exact, otherwise it takes
-PostgreSQL's planner estimate (``EXPLAIN``), and the page says "about N". An
+``EstimatedCountPaginator`` reads the requested page plus one row instead.
+When that page is the last one the count is exact. Otherwise it takes
+PostgreSQL's planner estimate (``EXPLAIN``), and the page shows "about N". An
 estimate below the rows known to exist gives "more than N" instead, so
 "next page" always works.
 """

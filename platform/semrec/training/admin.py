@@ -103,12 +103,12 @@ def metric_rows(metrics: dict) -> list[tuple[str, str]]:
     rows = []
     for name, value in (metrics or {}).items():
         if isinstance(value, float):
-            shown = f"{value:.4g}"
+            text = f"{value:.4g}"
         elif isinstance(value, (dict, list)):
-            shown = json.dumps(value, ensure_ascii=False)
+            text = json.dumps(value, ensure_ascii=False)
         else:
-            shown = str(value)
-        rows.append((str(name), shown))
+            text = str(value)
+        rows.append((str(name), text))
     return rows
 
 
@@ -327,17 +327,17 @@ class ModelVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return version
 
     def activate_view(self, request, object_id):
-        refused = _post_only(request)
-        if refused:
-            return refused
+        rejection = _post_only(request)
+        if rejection:
+            return rejection
         version = self._changeable_version(request, object_id)
         self._activate(request, version)
         return HttpResponseRedirect(reverse("admin:training_modelversion_change", args=[version.pk]))
 
     def roll_back_view(self, request, object_id):
-        refused = _post_only(request)
-        if refused:
-            return refused
+        rejection = _post_only(request)
+        if rejection:
+            return rejection
         version = self._changeable_version(request, object_id)
         now_active = self._roll_back(request, version)
         target = now_active or version

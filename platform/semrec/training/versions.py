@@ -13,7 +13,7 @@ The new versions are activated only when their score in
 ``activation_metric`` at ``activation_k`` is at least the active versions'
 score minus the margin.
 Otherwise they stay inactive, with both scores and the reason in their
-metrics, and the run's result says so.
+metrics, and the run's result records it.
 
 After a version is activated, the inactive versions of its role beyond the
 strategy's ``keep_versions`` newest are deleted. The active version and a
